@@ -1,0 +1,122 @@
+"""The canonical LoRA: an ordered list of adapted modules, each a (U, V) pair.
+
+For an adapted matrix W (n x m) a LoRA stores B (n x r) and A (r x m) with
+ΔW = (alpha / r) * B @ A.  We keep U = B and V = Aᵀ, so ΔW = scale * U @ Vᵀ and
+(U g, V g^{-T}) is the same LoRA for every invertible g in GL(r).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import torch
+
+# Components of a multi-model adapter (diffusers pipelines); "" is a single-model PEFT adapter.
+KNOWN_COMPONENTS = ("unet", "transformer", "text_encoder", "text_encoder_2")
+
+
+class LoraFormatError(ValueError):
+    """A LoRA file or folder that cannot be read; the message names the path and the problem."""
+
+
+@dataclass(frozen=True)
+class LoraModule:
+    """One adapted matrix: ΔW = scale * U @ V.T with U = B (n x r), V = Aᵀ (m x r)."""
+
+    component: str  # "unet", "text_encoder", ... or "" for a single-model adapter
+    path: str  # dotted module path inside the component, e.g. "model.layers.0.self_attn.k_proj"
+    U: torch.Tensor
+    V: torch.Tensor
+    alpha: float | None = None  # None: no alpha stored, scale is 1
+
+    def __post_init__(self):
+        if self.U.ndim != 2 or self.V.ndim != 2:
+            raise LoraFormatError(f"{self.name}: U and V must be matrices, got shapes "
+                                  f"{tuple(self.U.shape)} and {tuple(self.V.shape)}")
+        if self.U.shape[1] != self.V.shape[1]:
+            raise LoraFormatError(f"{self.name}: mismatched ranks inside the pair: "
+                                  f"B has rank {self.U.shape[1]}, A has rank {self.V.shape[1]}")
+
+    @property
+    def name(self) -> str:
+        return f"{self.component}.{self.path}" if self.component else self.path
+
+    @property
+    def key(self) -> str:
+        """Format-independent key: kohya files replace dots by underscores, so we compare that way."""
+        return module_key(self.component, self.path)
+
+    @property
+    def rank(self) -> int:
+        return int(self.U.shape[1])
+
+    @property
+    def out_features(self) -> int:
+        return int(self.U.shape[0])
+
+    @property
+    def in_features(self) -> int:
+        return int(self.V.shape[0])
+
+    @property
+    def scale(self) -> float:
+        return 1.0 if self.alpha is None else float(self.alpha) / self.rank
+
+    def delta(self) -> torch.Tensor:
+        """The weight update ΔW (n x m); costly for big modules, meant for tests and small models."""
+        return self.scale * (self.U @ self.V.T)
+
+
+def module_key(component: str, path: str) -> str:
+    flat = re.sub(r"[.\-]", "_", path)
+    return f"{component}_{flat}" if component else flat
+
+
+def natural_sort_key(name: str):
+    """Sort 'layers.10' after 'layers.9'."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+@dataclass
+class Lora:
+    """A whole adapter: modules in canonical (natural-sorted) order plus where it came from."""
+
+    modules: list[LoraModule]
+    source_format: str = "unknown"  # "peft", "diffusers", "kohya"
+    base_model: str | None = None
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.modules:
+            raise LoraFormatError("a LoRA needs at least one module")
+        self.modules = sorted(self.modules, key=lambda m: natural_sort_key(m.name))
+        names = [m.name for m in self.modules]
+        if len(set(names)) != len(names):
+            raise LoraFormatError("a LoRA lists the same module twice")
+
+    @property
+    def rank(self) -> int:
+        """The largest module rank (PEFT's rank_pattern may give modules different ranks)."""
+        return max(m.rank for m in self.modules)
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(m.U.numel() + m.V.numel() for m in self.modules)
+
+    def check_finite(self) -> None:
+        for m in self.modules:
+            for label, t in (("B (U)", m.U), ("A (V)", m.V)):
+                if not torch.isfinite(t).all():
+                    bad = int((~torch.isfinite(t)).sum())
+                    raise LoraFormatError(f"{m.name}: {bad} non-finite (NaN/Inf) values in {label}")
+            if m.alpha is not None and not math.isfinite(m.alpha):
+                raise LoraFormatError(f"{m.name}: alpha is not finite ({m.alpha})")
+
+    def transformed(self, g: torch.Tensor) -> "Lora":
+        """The same LoRA re-parametrised as (U g, V g^{-T}) (one g for every module of one rank)."""
+        g_inv_t = torch.linalg.inv(g).T
+        mods = [LoraModule(m.component, m.path, m.U @ g.to(m.U.dtype), m.V @ g_inv_t.to(m.V.dtype), m.alpha)
+                for m in self.modules]
+        return Lora(mods, self.source_format, self.base_model, dict(self.metadata))
