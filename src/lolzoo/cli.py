@@ -1,7 +1,7 @@
 """`lolzoo <verb>`: every workflow step is one of these calls.
 
 Each verb lives in its own module exposing `add_arguments(parser)` and `run(args) -> int`;
-this file only wires them together and turns known errors into one clear line.
+this file only wires them together and turns known errors into one clear line (exit 2).
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+
+from lolzoo.errors import LolzooError
 
 # verb -> (module, one-line help). Modules are imported lazily so `lolzoo recipes` stays fast.
 VERBS = {
@@ -21,34 +23,30 @@ VERBS = {
 }
 
 
-class UserError(Exception):
-    """An error caused by the user's input: printed as one line, exit code 2."""
-
-
-def build_parser() -> tuple[argparse.ArgumentParser, dict]:
-    parser = argparse.ArgumentParser(prog="lolzoo", description=__doc__.splitlines()[0])
+def parse(argv: list[str]):
+    """Parse `lolzoo VERB ...`, importing only the module of the verb asked for (torch is slow)."""
     from lolzoo import __version__
 
-    parser.add_argument("--version", action="version", version=f"lolzoo {__version__}")
-    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    modules = {}
-    for verb, (module_name, help_text) in VERBS.items():
-        module = importlib.import_module(module_name)
-        verb_parser = sub.add_parser(verb, help=help_text, description=help_text)
-        module.add_arguments(verb_parser)
-        modules[verb] = module
-    return parser, modules
+    top = argparse.ArgumentParser(prog="lolzoo", description=__doc__.splitlines()[0])
+    top.add_argument("--version", action="version", version=f"lolzoo {__version__}")
+    sub = top.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for verb, (_, help_text) in VERBS.items():
+        sub.add_parser(verb, help=help_text, add_help=False)
+    verb = top.parse_known_args(argv)[0].verb
+    module_name, help_text = VERBS[verb]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"lolzoo {verb}", description=help_text)
+    module.add_arguments(parser)
+    args = parser.parse_args(argv[argv.index(verb) + 1:])
+    args.verb = verb
+    return module, args
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser, modules = build_parser()
-    args = parser.parse_args(argv)
-    from lolzoo.config.errors import ConfigError
-    from lolzoo.lora.types import LoraFormatError
-
+    module, args = parse(sys.argv[1:] if argv is None else list(argv))
     try:
-        return int(modules[args.verb].run(args) or 0)
-    except (UserError, ConfigError, LoraFormatError, FileNotFoundError) as err:
+        return int(module.run(args) or 0)
+    except (LolzooError, FileNotFoundError) as err:
         print(f"lolzoo {args.verb}: error: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `lolzoo recipes ... | head`

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 
 import torch
 
+from lolzoo.errors import LolzooError
+
 # Components of a multi-model adapter (diffusers pipelines); "" is a single-model PEFT adapter.
 KNOWN_COMPONENTS = ("unet", "transformer", "text_encoder", "text_encoder_2")
 
 
-class LoraFormatError(ValueError):
+class LoraFormatError(LolzooError):
     """A LoRA file or folder that cannot be read; the message names the path and the problem."""
 
 
