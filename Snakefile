@@ -1,0 +1,26 @@
+# lolzoo: zoos of LoRAs and the LoL models that learn on them.
+# Thin on purpose: the config is validated first, each stage lives in workflow/rules/,
+# and every rule is one `lolzoo <verb>` call.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    zoo="|".join(config["zoos"]),
+    lora_id=r"[a-z][a-z0-9_]*-\d{5}",
+
+
+include: "workflow/rules/recipes.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

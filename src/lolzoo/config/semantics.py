@@ -1,0 +1,67 @@
+"""Checks JSON schema cannot express: references between sections, bounds, paths on disk."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from lolzoo.config.errors import ConfigError
+
+
+def check_semantics(config: dict, base_dir: Path) -> None:
+    _check_paths(config, base_dir)
+    for zoo_name, zoo in config["zoos"].items():
+        where = f"zoos.{zoo_name}"
+        for section, ref in (("bases", zoo["base"]), ("data", zoo["data"])):
+            if ref not in config[section]:
+                known = ", ".join(sorted(config[section])) or "none defined"
+                raise ConfigError(f"config key '{where}.{section[:-1] if section == 'bases' else 'data'}': "
+                                  f"'{ref}' is not an entry of '{section}' (known: {known})")
+        for name, spec in zoo["hparams"].items():
+            _check_distribution(spec, f"{where}.hparams.{name}")
+        if isinstance(zoo["lora"]["rank"], dict):
+            _check_distribution(zoo["lora"]["rank"], f"{where}.lora.rank", integer_min=1)
+        if zoo["type"] == "arc-sources":
+            _check_sources(zoo["sources"], f"{where}.sources")
+        if zoo["type"] == "dreambooth-subject":
+            source = config["data"][zoo["data"]]
+            identities = source.get("identities")
+            if identities is not None and zoo["count"] > identities:
+                raise ConfigError(f"config key '{where}.count': {zoo['count']} LoRAs need {zoo['count']} "
+                                  f"subjects but 'data.{zoo['data']}.identities' is {identities}")
+    split = config["lol"]["split"]
+    if not math.isclose(split["train"] + split["val"] + split["test"], 1.0, abs_tol=1e-9):
+        raise ConfigError(f"config key 'lol.split': train + val + test must be 1, got "
+                          f"{split['train']} + {split['val']} + {split['test']}")
+
+
+def _check_paths(config: dict, base_dir: Path) -> None:
+    for section, key in (("data", "root"), ("bases", "path")):
+        for name, entry in config[section].items():
+            value = entry.get(key)
+            if value is not None and not (base_dir / value).exists():
+                raise ConfigError(f"config key '{section}.{name}.{key}': path '{value}' does not exist "
+                                  f"(relative paths are taken from {base_dir})")
+
+
+def _check_distribution(spec, where: str, integer_min: int | None = None) -> None:
+    if not isinstance(spec, dict):
+        return
+    (kind, values), = spec.items()
+    if kind in ("uniform", "loguniform", "randint") and values[0] > values[1]:
+        raise ConfigError(f"config key '{where}.{kind}': lower bound {values[0]} is above upper bound {values[1]}")
+    if integer_min is not None:
+        candidates = values if kind == "choice" else values[:1]
+        if kind in ("uniform", "loguniform") or any(not isinstance(v, int) or v < integer_min for v in candidates):
+            raise ConfigError(f"config key '{where}': must give integers >= {integer_min} (use choice or randint)")
+
+
+def _check_sources(sources: dict, where: str) -> None:
+    overlap = set(sources["never_drop"]) & set(sources["droppable"])
+    if overlap:
+        raise ConfigError(f"config key '{where}.droppable': {sorted(overlap)} also listed in never_drop")
+    n = len(sources["droppable"])
+    low, high = sources.setdefault("drop_count", [1, n])
+    if not low <= high <= n:
+        raise ConfigError(f"config key '{where}.drop_count': need low <= high <= {n} droppable sources, "
+                          f"got [{low}, {high}]")
