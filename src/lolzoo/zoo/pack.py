@@ -1,0 +1,335 @@
+"""Pack LoRAs, their recipes and their labels into one Parquet zoo, streaming row groups.
+
+Memory stays bounded by one row group (`row_group_bytes` of weights) whatever the zoo's
+size, and the file appears only when complete (written as `<out>.tmp`, then renamed).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+
+from lolzoo.lora.types import Lora, LoraFormatError
+from lolzoo.zoo.schema import (
+    FIXED_COLUMNS,
+    ID_COLUMN,
+    RESERVED_COLUMNS,
+    SCHEMA_VERSION,
+    WEIGHTS_COLUMN,
+    WEIGHTS_DTYPE,
+    WEIGHTS_TYPE,
+    ModuleSpec,
+    ZooFormatError,
+    ZooInfo,
+    zoo_schema,
+)
+
+DEFAULT_ROW_GROUP_BYTES = 64 << 20  # big enough for fast sequential reads, small enough to buffer
+SHOWN_IDS = 5  # how many offending ids an error message lists
+
+# A recipe or label column may repeat one of these if it agrees with what pack writes
+# (e.g. the recipe's `rank`): it is checked, then dropped, so nothing is stored twice.
+CHECKED_DUPLICATES = ("zoo", "base_model", "rank")
+
+
+@dataclass(frozen=True)
+class PackSummary:
+    path: Path
+    num_loras: int
+    weight_bytes: int
+    info: ZooInfo
+
+
+def pack_zoo(
+    entries: Iterable[tuple[str, Lora]],
+    labels: pd.DataFrame | None,
+    out_path: str | os.PathLike,
+    zoo_name: str,
+    base_model: str | None,
+    recipes: pd.DataFrame | None = None,
+    *,
+    allow_missing_labels: bool = False,
+    extra_metadata: Mapping | None = None,
+    row_group_bytes: int = DEFAULT_ROW_GROUP_BYTES,
+) -> PackSummary:
+    """Write one row per (lora_id, Lora) of `entries` to `out_path`; see lolzoo.zoo.schema.
+
+    `labels` and `recipes` are frames with a `lora_id` column, joined on it.  Every LoRA
+    needs a label row (unless `allow_missing_labels`: its labels are null) and every label
+    row needs a LoRA; recipes may list more LoRAs than packed, and a LoRA without a recipe
+    gets null recipe columns.  `base_model=None` takes it from the LoRAs' own metadata.
+    """
+    out_path = Path(out_path)
+    label_side = _SideTable(labels, "labels")
+    recipe_side = _SideTable(recipes, "recipes")
+    both = set(label_side.columns) & set(recipe_side.columns)
+    if both:
+        raise ZooFormatError(f"columns {sorted(both)} are in both the recipes and the labels")
+
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = out_path.with_name(out_path.name + ".tmp")
+    packer = _Packer(tmp_path, zoo_name, base_model, label_side, recipe_side,
+                     dict(extra_metadata or {}), row_group_bytes)
+    try:
+        for lora_id, lora in entries:
+            packer.add(str(lora_id), lora)
+        packer.finish()
+        _check_label_coverage(label_side, packer.ids, allow_missing_labels)
+        os.replace(tmp_path, out_path)
+    except BaseException:
+        packer.abort()
+        tmp_path.unlink(missing_ok=True)
+        raise
+    return PackSummary(out_path, len(packer.ids), packer.weight_bytes, packer.info)
+
+
+class _SideTable:
+    """Recipes or labels as an Arrow table indexed by lora_id, so rows are taken per row group."""
+
+    def __init__(self, frame: pd.DataFrame | None, what: str):
+        self.what = what
+        self.columns: list[str] = []
+        self.checked: list[str] = []  # columns repeating a fixed column: verified, not stored
+        self.row_of: dict[str, int] = {}
+        if frame is None:
+            self.table = None
+            return
+        if ID_COLUMN not in frame.columns:
+            raise ZooFormatError(f"the {what} have no {ID_COLUMN!r} column "
+                                 f"(columns: {', '.join(map(str, frame.columns))})")
+        ids = frame[ID_COLUMN].astype(str)
+        duplicated = ids[ids.duplicated()].unique().tolist()
+        if duplicated:
+            raise ZooFormatError(f"the {what} list these lora_ids more than once: {_few(duplicated)}")
+        clashing = sorted(set(frame.columns) & RESERVED_COLUMNS - {ID_COLUMN} - set(CHECKED_DUPLICATES))
+        if clashing:
+            raise ZooFormatError(f"the {what} use reserved column names {clashing}")
+        self.checked = [c for c in CHECKED_DUPLICATES if c in frame.columns]
+        self.columns = [c for c in frame.columns if c not in RESERVED_COLUMNS]
+        self.row_of = {lora_id: i for i, lora_id in enumerate(ids)}
+        body = frame[self.checked + self.columns].reset_index(drop=True)
+        self.table = pa.Table.from_pandas(body, preserve_index=False).replace_schema_metadata(None)
+
+    def fields(self) -> list[pa.Field]:
+        if self.table is None:
+            return []
+        return [self.table.schema.field(c).with_nullable(True) for c in self.columns]
+
+    def take(self, ids: list[str]) -> pa.Table | None:
+        """The rows for `ids`, in order; a null row where an id is unknown."""
+        if self.table is None:
+            return None
+        positions = [self.row_of.get(i) for i in ids]
+        return self.table.take(pa.array(positions, type=pa.int64()))
+
+
+class _Packer:
+    """Accumulates rows and flushes a row group whenever `row_group_bytes` of weights are buffered."""
+
+    def __init__(self, path: Path, zoo_name, base_model, labels: _SideTable, recipes: _SideTable,
+                 extra: dict, row_group_bytes: int):
+        self.path = path
+        self.zoo_name = zoo_name
+        self.base_model = base_model
+        self.labels = labels
+        self.recipes = recipes
+        self.extra = extra
+        self.row_group_bytes = row_group_bytes
+        self.writer: pq.ParquetWriter | None = None
+        self.info: ZooInfo | None = None
+        self.first_id: str | None = None
+        self.layout: list[ModuleSpec] | None = None
+        self.ids: set[str] = set()
+        self.base_model_from: str | None = None  # the lora_id base_model was taken from, if inferred
+        self.weight_bytes = 0
+        self._rows: list[tuple[str, list[int], list[float | None], np.ndarray]] = []
+        self._buffered = 0
+
+    def add(self, lora_id: str, lora: Lora) -> None:
+        if lora_id in self.ids:
+            raise ZooFormatError(f"lora_id {lora_id!r} is given twice")
+        try:
+            lora.check_finite()
+        except LoraFormatError as err:
+            raise ZooFormatError(f"lora {lora_id!r}: {err}") from err
+        self._check_layout(lora_id, lora)
+        self._check_base_model(lora_id, lora)
+        self.ids.add(lora_id)
+        flat = _flatten_weights(lora)
+        self._rows.append((lora_id, [m.rank for m in lora.modules],
+                           [None if m.alpha is None else float(m.alpha) for m in lora.modules], flat))
+        self._buffered += flat.nbytes
+        if self._buffered >= self.row_group_bytes:
+            self._flush()
+
+    def finish(self) -> None:
+        if not self.ids:
+            raise ZooFormatError("no LoRAs to pack")
+        self._flush()
+        self.writer.close()
+        self.writer = None
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def _check_layout(self, lora_id: str, lora: Lora) -> None:
+        layout = [ModuleSpec(m.name, m.key, m.out_features, m.in_features, getattr(m, "conv_kernel", None))
+                  for m in lora.modules]
+        if self.layout is None:
+            self.layout, self.first_id = layout, lora_id
+            return
+        if layout != self.layout:
+            raise ZooFormatError(f"lora {lora_id!r} has a different module layout from lora "
+                                 f"{self.first_id!r}: {_layout_difference(self.layout, layout)}")
+
+    def _check_base_model(self, lora_id: str, lora: Lora) -> None:
+        if self.base_model is None:  # the first LoRA names it for the zoo
+            self.base_model = lora.base_model or "unknown"
+            self.base_model_from = lora_id
+        elif self.base_model_from is not None and lora.base_model not in (None, self.base_model):
+            raise ZooFormatError(f"lora {lora_id!r} adapts {lora.base_model!r} but lora "
+                                 f"{self.base_model_from!r} adapts {self.base_model!r}; "
+                                 f"pass base_model to pack them into one zoo anyway")
+
+    def _open(self) -> None:
+        self.info = ZooInfo(
+            schema_version=SCHEMA_VERSION,
+            zoo=self.zoo_name,
+            base_model=self.base_model,
+            modules=tuple(self.layout),
+            recipe_columns=tuple(self.recipes.columns),
+            label_columns=tuple(self.labels.columns),
+            extra=self.extra,
+        )
+        self.schema = zoo_schema(self.info, self.recipes.fields() + self.labels.fields())
+        small_columns = [c for c in _parquet_column_paths(self.schema) if c != WEIGHTS_COLUMN]
+        self.writer = pq.ParquetWriter(
+            self.path,
+            self.schema,
+            # floats do not compress and skipping codec and statistics keeps loading a memcpy
+            compression={**{c: "zstd" for c in small_columns}, WEIGHTS_COLUMN: "none"},
+            use_dictionary=small_columns,
+            write_statistics=small_columns,
+        )
+
+    def _flush(self) -> None:
+        if not self._rows:
+            return
+        if self.writer is None:
+            self._open()
+        ids = [row[0] for row in self._rows]
+        ranks = [row[1] for row in self._rows]
+        columns = {
+            "lora_id": pa.array(ids, pa.string()),
+            "zoo": pa.array([self.zoo_name] * len(ids), pa.string()),
+            "base_model": pa.array([self.base_model] * len(ids), pa.string()),
+            "rank": pa.array([max(r) for r in ranks], pa.int32()),
+            "module_ranks": pa.array(ranks, FIXED_COLUMNS["module_ranks"]),
+            "module_alphas": pa.array([row[2] for row in self._rows], FIXED_COLUMNS["module_alphas"]),
+        }
+        recipe_rows = self.recipes.take(ids)
+        label_rows = self.labels.take(ids)  # coverage is checked once, at the end
+        for side, rows in ((self.recipes, recipe_rows), (self.labels, label_rows)):
+            if rows is None:
+                continue
+            _check_duplicates(side, rows, columns, ids)
+            for name in side.columns:
+                columns[name] = rows.column(name)
+        columns[WEIGHTS_COLUMN] = _binary_column([row[3] for row in self._rows])
+        table = pa.Table.from_pydict(columns, schema=self.schema)
+        self.writer.write_table(table, row_group_size=len(ids))
+        self.weight_bytes += sum(row[3].nbytes for row in self._rows)
+        self._rows, self._buffered = [], 0
+
+
+def _parquet_column_paths(schema: pa.Schema) -> list[str]:
+    """Leaf column paths as Parquet names them ("module_ranks.list.element"): per-column options need them."""
+    sink = io.BytesIO()
+    pq.write_table(schema.empty_table(), sink)
+    parquet_schema = pq.read_metadata(io.BytesIO(sink.getvalue())).schema
+    return [parquet_schema.column(i).path for i in range(len(parquet_schema))]
+
+
+def _flatten_weights(lora: Lora) -> np.ndarray:
+    """U then V of every module, float32 little-endian, one contiguous row."""
+    parts = []
+    for m in lora.modules:
+        for t in (m.U, m.V):
+            parts.append(t.detach().to("cpu", torch.float32).contiguous().numpy().ravel())
+    return np.concatenate(parts).astype(WEIGHTS_DTYPE, copy=False)
+
+
+def _binary_column(rows: list[np.ndarray]) -> pa.Array:
+    data = np.concatenate(rows)
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([r.nbytes for r in rows], out=offsets[1:])
+    return pa.LargeBinaryArray.from_buffers(WEIGHTS_TYPE, len(rows),
+                                            [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _check_duplicates(side: _SideTable, rows: pa.Table, columns: dict, ids: list[str]) -> None:
+    """A recipe `rank` (or `zoo`, `base_model`) must agree with the LoRA; a missing value passes."""
+    for name in side.checked:
+        given = rows.column(name).to_pylist()
+        actual = columns[name].to_pylist()
+        bad = [i for i, g, a in zip(ids, given, actual) if g is not None and not _same(g, a)]
+        if bad:
+            first = ids.index(bad[0])
+            raise ZooFormatError(f"the {side.what} column {name!r} disagrees with the packed value "
+                                 f"for {_few(bad)} (e.g. {bad[0]!r}: {given[first]!r} vs {actual[first]!r})")
+
+
+def _same(given, actual) -> bool:
+    try:
+        return float(given) == float(actual)
+    except (TypeError, ValueError):
+        return str(given) == str(actual)
+
+
+def _check_label_coverage(labels: _SideTable, packed_ids: set[str], allow_missing: bool) -> None:
+    if labels.table is None:
+        return
+    orphans = sorted(set(labels.row_of) - packed_ids)
+    problems = []
+    if orphans:
+        problems.append(f"{len(orphans)} label rows have no LoRA: {_few(orphans)}")
+    missing = sorted(set(packed_ids) - set(labels.row_of))
+    if missing and not allow_missing:
+        problems.append(f"{len(missing)} LoRAs have no label row: {_few(missing)} "
+                        f"(allow_missing_labels stores null labels for them)")
+    if problems:
+        raise ZooFormatError("; ".join(problems))
+
+
+def _layout_difference(expected: list[ModuleSpec], got: list[ModuleSpec]) -> str:
+    by_name = {s.name: (s.n, s.m) for s in expected}
+    got_names = {s.name: (s.n, s.m) for s in got}
+    absent = [name for name in by_name if name not in got_names]
+    extra = [name for name in got_names if name not in by_name]
+    reshaped = [f"{name} is {got_names[name]} not {by_name[name]}"
+                for name in by_name if name in got_names and got_names[name] != by_name[name]]
+    parts = []
+    if absent:
+        parts.append(f"lacks {_few(absent)}")
+    if extra:
+        parts.append(f"adds {_few(extra)}")
+    if reshaped:
+        parts.append("; ".join(reshaped[:SHOWN_IDS]))
+    return "; ".join(parts) or "module keys or conv kernels differ"
+
+
+def _few(items) -> str:
+    items = list(items)
+    shown = ", ".join(repr(i) for i in items[:SHOWN_IDS])
+    return shown + (f" and {len(items) - SHOWN_IDS} more" if len(items) > SHOWN_IDS else "")

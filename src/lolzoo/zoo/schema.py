@@ -1,0 +1,135 @@
+"""The Parquet zoo format: column names, the Arrow schema and the JSON metadata it carries.
+
+One row per LoRA.  Columns, in order:
+
+    lora_id        string            stable id of the LoRA
+    zoo            string            zoo name (Parquet dictionary encoding: nearly free)
+    base_model     string            base model the LoRA adapts
+    rank           int32             largest module rank of the LoRA
+    module_ranks   list<int32>       rank of every module, in module order
+    module_alphas  list<float64>     lora_alpha of every module, in module order (null: no alpha, scale 1)
+    <recipe columns>                 hyperparameters, joined on lora_id (when known)
+    <label columns>                  labels, joined on lora_id
+    weights        large_binary      every module's U then V, see below
+
+The weights of one row are raw little-endian float32: for each module k in module order,
+U_k (n_k x r_k, row-major) then V_k (m_k x r_k, row-major), with U = B and V = Aᵀ as stored
+in the adapter (alpha/r NOT folded in; the alphas column keeps it).  Raw bytes rather than
+list<float32>: Parquet stores lists with a repetition and a definition level per float,
+and decoding those levels made loading ~3x slower than one binary value per row
+(benchmarks/zoo_io.py).  Any Parquet reader still sees every other column as usual;
+`numpy.frombuffer(row.weights, "<f4")` recovers a row's floats.
+
+The schema metadata key b"lolzoo" holds JSON: schema_version, zoo, base_model, the ordered
+modules with their key and (n, m) shape, the weight layout, and the recipe and label column
+names.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import pyarrow as pa
+
+from lolzoo.errors import LolzooError
+
+SCHEMA_VERSION = 1
+METADATA_KEY = b"lolzoo"
+
+ID_COLUMN = "lora_id"
+WEIGHTS_COLUMN = "weights"
+FIXED_COLUMNS = {
+    "lora_id": pa.string(),
+    "zoo": pa.string(),
+    "base_model": pa.string(),
+    "rank": pa.int32(),
+    "module_ranks": pa.list_(pa.int32()),
+    "module_alphas": pa.list_(pa.float64()),
+}
+WEIGHTS_TYPE = pa.large_binary()  # 64-bit offsets: a row group of big LoRAs may pass 2 GiB
+WEIGHTS_DTYPE = "<f4"
+RESERVED_COLUMNS = frozenset(FIXED_COLUMNS) | {WEIGHTS_COLUMN}
+
+
+class ZooFormatError(LolzooError):
+    """A zoo that cannot be written or read; the message names the file, column or lora_id."""
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """One adapted matrix of every LoRA in a zoo: ΔW is n x m."""
+
+    name: str  # "unet.down_blocks.0...to_q" (component.path)
+    key: str  # format-independent key, see lolzoo.lora.types.module_key
+    n: int  # out features (rows of U)
+    m: int  # in features (rows of V)
+    conv_kernel: tuple[int, ...] | None = None  # a conv LoRA: V's rows are (c_in, k1, k2) flattened
+
+    def __post_init__(self):
+        if self.conv_kernel is not None:  # JSON gives a list back
+            object.__setattr__(self, "conv_kernel", tuple(int(k) for k in self.conv_kernel))
+
+
+@dataclass(frozen=True)
+class ZooInfo:
+    """What the schema metadata of a zoo file says."""
+
+    schema_version: int
+    zoo: str
+    base_model: str
+    modules: tuple[ModuleSpec, ...]
+    recipe_columns: tuple[str, ...]
+    label_columns: tuple[str, ...]
+    extra: dict  # free-form metadata a writer added (e.g. the synthetic zoo's task list)
+
+    def to_json(self) -> bytes:
+        data = asdict(self)
+        data["modules"] = [asdict(m) for m in self.modules]
+        data["weights"] = {
+            "column": WEIGHTS_COLUMN,
+            "dtype": "float32",
+            "byteorder": "little",
+            "layout": "per module in order: U (n x r, row-major) then V (m x r, row-major); "
+                      "r from module_ranks; alpha/r not folded in",
+        }
+        return json.dumps(data, sort_keys=True).encode()
+
+    @classmethod
+    def from_schema(cls, schema: pa.Schema, source: str) -> "ZooInfo":
+        metadata = schema.metadata or {}
+        if METADATA_KEY not in metadata:
+            raise ZooFormatError(f"{source}: not a lolzoo zoo (no {METADATA_KEY.decode()!r} "
+                                 f"entry in the Parquet schema metadata)")
+        try:
+            data = json.loads(metadata[METADATA_KEY])
+            version = int(data["schema_version"])
+        except (ValueError, KeyError, TypeError) as err:
+            raise ZooFormatError(f"{source}: unreadable lolzoo schema metadata ({err})") from err
+        if version > SCHEMA_VERSION:
+            raise ZooFormatError(f"{source}: zoo schema version {version} is newer than this "
+                                 f"lolzoo reads (up to {SCHEMA_VERSION}); upgrade lolzoo")
+        try:
+            return cls(
+                schema_version=version,
+                zoo=data["zoo"],
+                base_model=data["base_model"],
+                modules=tuple(ModuleSpec(**m) for m in data["modules"]),
+                recipe_columns=tuple(data["recipe_columns"]),
+                label_columns=tuple(data["label_columns"]),
+                extra=dict(data.get("extra", {})),
+            )
+        except (KeyError, TypeError) as err:
+            raise ZooFormatError(f"{source}: incomplete lolzoo schema metadata ({err})") from err
+
+    def row_floats(self, module_ranks) -> int:
+        """Number of float32 values in the weights of a row with these module ranks."""
+        return sum((spec.n + spec.m) * int(r) for spec, r in zip(self.modules, module_ranks))
+
+
+def zoo_schema(info: ZooInfo, extra_fields: list[pa.Field]) -> pa.Schema:
+    """Fixed columns, then recipe and label columns (types taken from the given frames), then weights."""
+    fields = [pa.field(name, typ, nullable=False) for name, typ in FIXED_COLUMNS.items()]
+    fields += extra_fields
+    fields.append(pa.field(WEIGHTS_COLUMN, WEIGHTS_TYPE, nullable=False))
+    return pa.schema(fields, metadata={METADATA_KEY: info.to_json()})
