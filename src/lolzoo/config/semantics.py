@@ -19,8 +19,7 @@ def check_semantics(config: dict, base_dir: Path) -> None:
                                   f"'{ref}' is not an entry of '{section}' (known: {known})")
         for name, spec in zoo["hparams"].items():
             _check_distribution(spec, f"{where}.hparams.{name}")
-        if isinstance(zoo["lora"]["rank"], dict):
-            _check_distribution(zoo["lora"]["rank"], f"{where}.lora.rank", integer_min=1)
+        _check_distribution(zoo["lora"]["rank"], f"{where}.lora.rank")
         if zoo["type"] == "arc-sources":
             _check_sources(zoo["sources"], f"{where}.sources")
         if zoo["type"] == "dreambooth-subject":
@@ -44,16 +43,12 @@ def _check_paths(config: dict, base_dir: Path) -> None:
                                   f"(relative paths are taken from {base_dir})")
 
 
-def _check_distribution(spec, where: str, integer_min: int | None = None) -> None:
+def _check_distribution(spec, where: str) -> None:
     if not isinstance(spec, dict):
         return
     (kind, values), = spec.items()
     if kind in ("uniform", "loguniform", "randint") and values[0] > values[1]:
         raise ConfigError(f"config key '{where}.{kind}': lower bound {values[0]} is above upper bound {values[1]}")
-    if integer_min is not None:
-        candidates = values if kind == "choice" else values[:1]
-        if kind in ("uniform", "loguniform") or any(not isinstance(v, int) or v < integer_min for v in candidates):
-            raise ConfigError(f"config key '{where}': must give integers >= {integer_min} (use choice or randint)")
 
 
 def _check_sources(sources: dict, where: str) -> None:

@@ -1,0 +1,90 @@
+"""Configs: every shipped world validates; every kind of breakage names the broken key."""
+
+import copy
+
+import pytest
+import yaml
+
+from lolzoo.config import ConfigError, load_config, validate_config
+from tests.conftest import REPO
+
+WORLDS = ["config.yaml", "test.yaml", "paper.yaml"]
+
+
+def shipped(name: str) -> dict:
+    with open(REPO / "config" / name) as handle:
+        return yaml.safe_load(handle)
+
+
+@pytest.mark.parametrize("name", WORLDS)
+def test_shipped_configs_validate(name):
+    config = load_config(REPO / "config" / name, base_dir=REPO)
+    assert config["zoos"], name
+
+
+def test_defaults_are_filled_in():
+    config = shipped("test.yaml")
+    del config["seed"]
+    del config["lol"]
+    del config["zoos"]["celeba"]["images_per_lora"]
+    validate_config(config)
+    assert config["seed"] == 0
+    assert config["lol"]["split"] == {"train": 0.8, "val": 0.1, "test": 0.1}
+    assert config["lol"]["seeds"] == [0, 1, 2]
+    assert config["zoos"]["celeba"]["images_per_lora"] == 21
+    assert config["zoos"]["arc"]["sources"]["never_drop"] == ["Mercury"]
+    # type-specific defaults only land on zoos of that type
+    assert "images_per_lora" not in config["zoos"]["arc"]
+
+
+def broken(edit) -> dict:
+    config = copy.deepcopy(shipped("test.yaml"))
+    edit(config)
+    return config
+
+
+CASES = {
+    "unknown top-level key": (lambda c: c.update(zooz={}), r"unknown config key 'zooz'"),
+    "unknown nested key": (lambda c: c["zoos"]["celeba"].update(rnak=4), r"'zoos\.celeba\.rnak'"),
+    "unknown key of another zoo type": (lambda c: c["zoos"]["arc"].update(images_per_lora=3),
+                                         r"'zoos\.arc\.images_per_lora'"),
+    "wrong type": (lambda c: c["zoos"]["celeba"].update(count="many"), r"'zoos\.celeba\.count'.*not of type 'integer'"),
+    "negative count": (lambda c: c["zoos"]["arc"].update(count=-3), r"'zoos\.arc\.count'.*-3 is less than the minimum of 1"),
+    "zero rank": (lambda c: c["zoos"]["arc"]["lora"].update(rank=0), r"'zoos\.arc\.lora\.rank'"),
+    "missing required key": (lambda c: c["zoos"]["arc"].pop("lora"), r"'zoos\.arc'.*'lora' is a required property"),
+    "bad distribution": (lambda c: c["zoos"]["arc"]["hparams"].update(lora_dropout={"gauss": [0, 1]}),
+                         r"'zoos\.arc\.hparams\.lora_dropout'"),
+    "inverted bounds": (lambda c: c["zoos"]["arc"]["hparams"].update(weight_decay={"loguniform": [1e-2, 1e-6]}),
+                        r"'zoos\.arc\.hparams\.weight_decay\.loguniform'.*above upper bound"),
+    "missing data path": (lambda c: c["data"]["digits"].update(root="no/such/folder"),
+                          r"'data\.digits\.root'.*'no/such/folder' does not exist"),
+    "missing base path": (lambda c: c["bases"]["lm"].update(path="/no/such/model"), r"'bases\.lm\.path'.*does not exist"),
+    "dangling base reference": (lambda c: c["zoos"]["arc"].update(base="gpt"), r"'zoos\.arc\.base'.*'gpt' is not an entry of 'bases'"),
+    "more subjects than identities": (lambda c: c["zoos"]["celeba"].update(count=17), r"'zoos\.celeba\.count'.*identities"),
+    "split not summing to one": (lambda c: c["lol"]["split"].update(train=0.9), r"'lol\.split'.*must be 1"),
+    "drop count above sources": (lambda c: c["zoos"]["arc"]["sources"].update(drop_count=[1, 30]),
+                                 r"'zoos\.arc\.sources\.drop_count'"),
+    "never-drop also droppable": (lambda c: c["zoos"]["arc"]["sources"].update(never_drop=["MCAS"]),
+                                  r"'zoos\.arc\.sources\.droppable'.*MCAS"),
+    "bad zoo name": (lambda c: c["zoos"].update({"Bad Name": c["zoos"]["arc"]}), r"'Bad Name'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_broken_config_names_the_key(case):
+    edit, pattern = CASES[case]
+    with pytest.raises(ConfigError, match=pattern):
+        validate_config(broken(edit), base_dir=REPO)
+
+
+def test_unreadable_config_files(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("zoos: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad_yaml)
+    a_list = tmp_path / "list.yaml"
+    a_list.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(a_list)
