@@ -1,18 +1,24 @@
 # Helpers shared by every stage. The config is validated here, before the stages are included:
 # a broken config stops the run with a message naming the key, and no job starts.
 import json
+import sys
+from pathlib import Path
 
 from lolzoo.config import validate_config
 from lolzoo.recipes import zoo_recipes
+from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 
-validate_config(config, base_dir=workflow.basedir)
+validate_config(config)  # relative paths are taken from the working directory
 
 RESULTS = "results"
-# Jobs run `python -m lolzoo` from this workflow's own src/, in the venv or in a conda env
-# (envs/lolzoo.yaml holds the dependencies, not the package), so a job never runs another
-# checkout's lolzoo. Setting a prefix drops Snakemake's strict mode, so we restate it.
-shell.prefix(f"set -euo pipefail; export PYTHONPATH='{workflow.basedir}/src'; ")
+# Jobs run `python -m lolzoo` from this workflow's own src/, so a job never runs another
+# checkout's lolzoo. Under --use-conda, envs/lolzoo.yaml gives `python` its dependencies;
+# otherwise jobs use the Python running Snakemake (the venv, activated or not).
+# Setting a prefix drops Snakemake's strict mode, so we restate it.
+_uses_conda = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+_job_path = "" if _uses_conda else f"export PATH='{Path(sys.executable).parent}':\"$PATH\"; "
+shell.prefix(f"set -euo pipefail; export PYTHONPATH='{workflow.basedir}/src'; {_job_path}")
 # Recipes are a pure function of the config: computed once, when the DAG is built.
 RECIPES = {
     zoo: {row["lora_id"]: row for row in zoo_recipes(zoo, spec, config["seed"])}
