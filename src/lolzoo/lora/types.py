@@ -3,13 +3,17 @@
 For an adapted matrix W (n x m) a LoRA stores B (n x r) and A (r x m) with
 ΔW = (alpha / r) * B @ A.  We keep U = B and V = Aᵀ, so ΔW = scale * U @ Vᵀ and
 (U g, V g^{-T}) is the same LoRA for every invertible g in GL(r).
+
+A convolution LoRA (down weight r x c_in x k1 x k2, up weight c_out x r x 1 x 1) is the
+same object with V flattened to (c_in*k1*k2) x r; `conv_kernel` keeps (k1, k2) so writers
+can restore the 4-D layout.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -32,6 +36,7 @@ class LoraModule:
     U: torch.Tensor
     V: torch.Tensor
     alpha: float | None = None  # None: no alpha stored, scale is 1
+    conv_kernel: tuple[int, ...] | None = None  # None: a linear layer; (k1, k2): V rows are (c_in, k1, k2)
 
     def __post_init__(self):
         if self.U.ndim != 2 or self.V.ndim != 2:
@@ -40,6 +45,12 @@ class LoraModule:
         if self.U.shape[1] != self.V.shape[1]:
             raise LoraFormatError(f"{self.name}: mismatched ranks inside the pair: "
                                   f"B has rank {self.U.shape[1]}, A has rank {self.V.shape[1]}")
+        if self.conv_kernel is not None:
+            kernel = tuple(int(k) for k in self.conv_kernel)
+            if not kernel or min(kernel) < 1 or self.V.shape[0] % math.prod(kernel):
+                raise LoraFormatError(f"{self.name}: conv kernel {kernel} does not divide the "
+                                      f"{self.V.shape[0]} input features of V")
+            object.__setattr__(self, "conv_kernel", kernel)
 
     @property
     def name(self) -> str:
@@ -119,6 +130,5 @@ class Lora:
     def transformed(self, g: torch.Tensor) -> "Lora":
         """The same LoRA re-parametrised as (U g, V g^{-T}) (one g for every module of one rank)."""
         g_inv_t = torch.linalg.inv(g).T
-        mods = [LoraModule(m.component, m.path, m.U @ g.to(m.U.dtype), m.V @ g_inv_t.to(m.V.dtype), m.alpha)
-                for m in self.modules]
+        mods = [replace(m, U=m.U @ g.to(m.U.dtype), V=m.V @ g_inv_t.to(m.V.dtype)) for m in self.modules]
         return Lora(mods, self.source_format, self.base_model, dict(self.metadata))

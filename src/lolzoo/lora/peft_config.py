@@ -1,0 +1,106 @@
+"""PEFT's LoraConfig fields (r, lora_alpha, rank_pattern, alpha_pattern, use_rslora) <-> per-module alphas.
+
+Used for PEFT's adapter_config.json and for the same dict diffusers stores in a safetensors
+file's `lora_adapter_metadata`. The canonical alpha is the one with ΔW = (alpha / r) B A,
+so rank-stabilised LoRA (scale lora_alpha / sqrt(r)) is folded in as lora_alpha * sqrt(r).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+from lolzoo.lora.types import LoraFormatError, LoraModule
+
+
+def get_pattern_key(pattern_keys: Iterable[str], key_to_match: str) -> str:
+    """PEFT's own rule (peft.utils.other.get_pattern_key, checked equal in the tests); copied
+    because importing peft costs seconds and `lolzoo inspect` should not."""
+    for key in pattern_keys:
+        if re.match(rf"(.*\.)?({key})$", key_to_match):
+            return key
+    return key_to_match
+
+
+class AlphaResolver:
+    """Alpha of every module of one adapter, as PEFT computes it when it builds the layers."""
+
+    def __init__(self, config: Mapping, source: str):
+        self.source = source
+        peft_type = config.get("peft_type")
+        if peft_type not in (None, "LORA"):
+            raise LoraFormatError(f"{source}: not a LoRA adapter (peft_type={peft_type!r})")
+        for flag, what in (("use_dora", "DoRA"), ("lora_bias", "LoRA biases")):
+            if config.get(flag):
+                raise LoraFormatError(f"{source}: {what} ({flag}=true) is not a plain LoRA; not supported")
+        self.r = self._number(config, "r", required=False)
+        self.lora_alpha = self._number(config, "lora_alpha", required=True)
+        self.rank_pattern = self._pattern(config, "rank_pattern")
+        self.alpha_pattern = self._pattern(config, "alpha_pattern")
+        self.use_rslora = bool(config.get("use_rslora", False))
+
+    def alpha(self, path: str, rank: int) -> float:
+        configured_rank = self.rank_pattern.get(get_pattern_key(self.rank_pattern, path), self.r)
+        if configured_rank is not None and int(configured_rank) != rank:
+            raise LoraFormatError(f"{self.source}: {path}: the config gives r={configured_rank} "
+                                  f"but the tensors have rank {rank}")
+        alpha = float(self.alpha_pattern.get(get_pattern_key(self.alpha_pattern, path), self.lora_alpha))
+        return alpha * math.sqrt(rank) if self.use_rslora else alpha
+
+    def _number(self, config: Mapping, key: str, required: bool):
+        value = config.get(key)
+        if value is None and not required:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise LoraFormatError(f"{self.source}: config key {key!r} must be a finite number, got {value!r}")
+        return value
+
+    def _pattern(self, config: Mapping, key: str) -> dict:
+        pattern = config.get(key) or {}
+        if not isinstance(pattern, dict) or not all(
+            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in pattern.items()
+        ):
+            raise LoraFormatError(f"{self.source}: config key {key!r} must map module names to numbers")
+        return pattern
+
+
+def peft_config_fields(modules: list[LoraModule]) -> dict:
+    """r, lora_alpha, rank_pattern, alpha_pattern, target_modules that reproduce these modules.
+
+    The most common rank and alpha become the defaults, the rest go into patterns keyed by
+    full module path (as PEFT itself writes them). A module without alpha gets alpha = rank,
+    which is scale 1, the meaning of "no alpha" everywhere.
+    """
+    ranks = {m.path: m.rank for m in modules}
+    alphas = {m.path: _plain(m.alpha if m.alpha is not None else m.rank) for m in modules}
+    r = Counter(ranks.values()).most_common(1)[0][0]
+    lora_alpha = Counter(alphas.values()).most_common(1)[0][0]
+    rank_pattern = _pattern_for(ranks, r)
+    alpha_pattern = _pattern_for(alphas, lora_alpha)
+    return {"r": r, "lora_alpha": lora_alpha, "rank_pattern": rank_pattern,
+            "alpha_pattern": alpha_pattern, "target_modules": sorted(ranks)}
+
+
+def _pattern_for(values: dict[str, float], default: float) -> dict:
+    """Exceptions to the default, keyed by path, checked to resolve exactly under PEFT's rule.
+
+    PEFT reads keys as regexes matched against any dotted suffix, first key wins, so a raw
+    path can also catch another module ("a.b" matches "x.a_b"; "proj" matches "blocks.0.proj").
+    Fallbacks: escaped paths, then every module listed explicitly, most specific first.
+    """
+    exceptions = {path: v for path, v in values.items() if v != default}
+    every_module = sorted(values.items(), key=lambda item: -len(item[0]))
+    for pattern in (exceptions,
+                    {re.escape(path): v for path, v in exceptions.items()},
+                    {re.escape(path): v for path, v in every_module}):
+        if all(pattern.get(get_pattern_key(pattern, path), default) == v for path, v in values.items()):
+            return pattern
+    raise AssertionError("every module listed explicitly, longest first, always resolves exactly")
+
+
+def _plain(value: float) -> int | float:
+    """3.0 -> 3 so adapter_config.json reads like the ones PEFT writes."""
+    value = float(value)
+    return int(value) if value.is_integer() else value
