@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from conftest import LAYOUT, labels_for, make_lora
+from zoo_helpers import LAYOUT, labels_for, make_lora
 from lolzoo.errors import LolzooError
 from lolzoo.zoo import ZooFormatError, load_zoo, pack_zoo, read_zoo_info
 from lolzoo.zoo.schema import METADATA_KEY

@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import labels_for
+from zoo_helpers import labels_for
 from lolzoo.zoo import pack_zoo
 
 

@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from conftest import labels_for, make_lora
+from zoo_helpers import labels_for, make_lora
 from lolzoo.zoo import SCHEMA_VERSION, load_zoo, pack_zoo, read_zoo_info
 
 

@@ -1,0 +1,78 @@
+"""`lolzoo pack --loras DIR --labels LABELS.csv --out ZOO.parquet`: one Parquet zoo from a folder of LoRAs.
+
+Every folder or file directly under DIR is one LoRA (PEFT folder, diffusers or kohya file);
+its name without a .safetensors suffix is the lora_id.  LoRAs are read one at a time and
+streamed into the zoo, so memory stays bounded whatever their number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from lolzoo.errors import UserError
+
+SUFFIX = ".safetensors"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--loras", required=True, type=Path, help="folder holding one LoRA folder or file per LoRA")
+    parser.add_argument("--labels", type=Path, help="CSV with a lora_id column and one column per label")
+    parser.add_argument("--out", required=True, type=Path, help="the zoo file to write (.parquet)")
+    parser.add_argument("--recipes", type=Path, help="CSV of recipes (lora_id + hyperparameters), e.g. from `lolzoo recipes`")
+    parser.add_argument("--zoo", help="zoo name (default: the recipes' single zoo, else the --out file's stem)")
+    parser.add_argument("--base-model", help="base model name (default: the one the LoRAs name)")
+    parser.add_argument("--allow-missing-labels", action="store_true",
+                        help="store null labels for LoRAs without a label row instead of failing")
+
+
+def run(args) -> int:
+    from lolzoo.zoo.pack import pack_zoo
+
+    if not args.loras.is_dir():
+        raise UserError(f"--loras {args.loras} is not a folder")
+    sources = lora_sources(args.loras)
+    if not sources:
+        raise UserError(f"--loras {args.loras} holds no LoRA folders or files")
+    labels = read_id_table(args.labels) if args.labels else None
+    recipes = read_id_table(args.recipes) if args.recipes else None
+    summary = pack_zoo(read_each(sources), labels, args.out, zoo_name(args, recipes), args.base_model,
+                       recipes=recipes, allow_missing_labels=args.allow_missing_labels)
+    print(f"packed {summary.num_loras} LoRAs ({summary.weight_bytes / 1e6:.1f} MB of weights, "
+          f"{len(summary.info.modules)} modules) into {summary.path}")
+    return 0
+
+
+def lora_sources(folder: Path) -> dict[str, Path]:
+    """lora_id -> path, in sorted order; hidden entries (.DS_Store, .tmp leftovers) are skipped."""
+    sources = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith("."):
+            continue
+        lora_id = path.name[:-len(SUFFIX)] if path.name.endswith(SUFFIX) else path.name
+        if lora_id in sources:
+            raise UserError(f"{sources[lora_id]} and {path} both give lora_id {lora_id!r}")
+        sources[lora_id] = path
+    return sources
+
+
+def read_each(sources: dict[str, Path]) -> Iterator[tuple[str, object]]:
+    from lolzoo.lora import read_lora
+
+    for lora_id, path in sources.items():
+        yield lora_id, read_lora(path)
+
+
+def read_id_table(path: Path) -> pd.DataFrame:
+    # ids stay strings: "00017" must not become 17
+    return pd.read_csv(path, dtype={"lora_id": str})
+
+
+def zoo_name(args, recipes: pd.DataFrame | None) -> str:
+    if args.zoo:
+        return args.zoo
+    if recipes is not None and "zoo" in recipes.columns and recipes["zoo"].nunique() == 1:
+        return str(recipes["zoo"].iloc[0])
+    return args.out.name.removesuffix(".parquet")
