@@ -9,12 +9,14 @@ from safetensors import safe_open
 from lolzoo.lora import LoraFormatError, read_lora, write_diffusers, write_kohya, write_peft
 from lolzoo.lora.testing import TEXT_Q, UNET_CONV, UNET_Q, assert_same_deltas, assert_same_lora, random_lora
 
+
 def test_peft_round_trip(tmp_path, pipeline_lora):
     write_peft(pipeline_lora, tmp_path / "peft")
     assert sorted(p.name for p in (tmp_path / "peft").iterdir()) == ["text_encoder", "unet"]
     back = read_lora(tmp_path / "peft")
     assert back.source_format == "peft" and back.base_model == "tiny-sd"
     assert_same_lora(pipeline_lora, back)
+
 
 def test_peft_single_model_round_trip(tmp_path, language_lora):
     write_peft(language_lora, tmp_path / "peft")
@@ -28,12 +30,14 @@ def test_peft_single_model_round_trip(tmp_path, language_lora):
                                                   "model.layers.1.self_attn.q_proj"]  # natural order: 10 after 1
     assert_same_lora(language_lora, back)
 
+
 def test_peft_patterns_for_mixed_ranks_and_alphas(tmp_path, pipeline_lora):
     write_peft(pipeline_lora, tmp_path / "peft")
     config = json.loads((tmp_path / "peft" / "unet" / "adapter_config.json").read_text())
     assert (config["r"], config["lora_alpha"]) == (4, 8)
     assert config["rank_pattern"] == {UNET_CONV[1]: 2}
     assert config["alpha_pattern"] == {"down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_out.0": 4}
+
 
 def test_diffusers_round_trip_keeps_alpha(tmp_path, pipeline_lora):
     write_diffusers(pipeline_lora, tmp_path / "diff")
@@ -47,6 +51,7 @@ def test_diffusers_round_trip_keeps_alpha(tmp_path, pipeline_lora):
         assert back.source_format == "diffusers" and back.base_model == "tiny-sd"
         assert_same_lora(pipeline_lora, back)
 
+
 def test_diffusers_without_alphas_keeps_none(tmp_path):
     lora = random_lora({("unet", "mid_block.attentions.0.proj_in"): (8, 8)}, alpha=None)
     write_diffusers(lora, tmp_path / "diff")
@@ -54,10 +59,12 @@ def test_diffusers_without_alphas_keeps_none(tmp_path):
     assert back.modules[0].alpha is None
     assert_same_lora(lora, back)
 
+
 def test_diffusers_refuses_a_single_model_lora(tmp_path, language_lora):
     with pytest.raises(LoraFormatError, match="single-model adapter: write it as PEFT"):
         write_diffusers(language_lora, tmp_path / "diff")
     assert not (tmp_path / "diff").exists()
+
 
 def test_kohya_round_trip(tmp_path, pipeline_lora):
     write_kohya(pipeline_lora, tmp_path / "k.safetensors")
@@ -70,12 +77,14 @@ def test_kohya_round_trip(tmp_path, pipeline_lora):
     assert back.source_format == "kohya" and back.base_model == "tiny-sd"
     assert_same_lora(pipeline_lora, back)
 
+
 def test_kohya_single_model_and_none_alpha(tmp_path, language_lora):
     lora = random_lora({m.path: (16, 12) for m in language_lora.modules}, alpha=None)
     write_kohya(lora, tmp_path / "k.safetensors")
     back = read_lora(tmp_path / "k.safetensors")
     assert all(m.alpha is None and m.component == "" for m in back.modules)
     assert_same_lora(lora, back)
+
 
 def test_sdxl_kohya_uses_te1_te2(tmp_path):
     lora = random_lora({("text_encoder", "text_model.a"): (4, 4), ("text_encoder_2", "text_model.a"): (4, 4),
@@ -86,6 +95,7 @@ def test_sdxl_kohya_uses_te1_te2(tmp_path):
     assert_same_lora(lora, read_lora(tmp_path / "xl.safetensors"))
     write_diffusers(lora, tmp_path / "xl")  # needs the SDXL mixin (text_encoder_2)
     assert_same_lora(lora, read_lora(tmp_path / "xl"))
+
 
 def test_foreign_kohya_names_match_diffusers_keys(tmp_path, pipeline_lora):
     """Without our metadata, kohya paths keep underscores, but module keys still match."""
@@ -99,6 +109,7 @@ def test_foreign_kohya_names_match_diffusers_keys(tmp_path, pipeline_lora):
     assert [m.component for m in foreign.modules] == ["text_encoder", "unet", "unet", "unet"]
     assert_same_lora(pipeline_lora, foreign, check_names=False)
 
+
 def test_conversions_agree_on_delta(tmp_path, pipeline_lora):
     write_peft(pipeline_lora, tmp_path / "peft")
     write_diffusers(read_lora(tmp_path / "peft"), tmp_path / "diff")
@@ -109,6 +120,7 @@ def test_conversions_agree_on_delta(tmp_path, pipeline_lora):
         assert_same_deltas(pipeline_lora, lora)
         assert_same_lora(pipeline_lora, lora)
 
+
 def test_alpha_none_becomes_rank_in_peft(tmp_path):
     lora = random_lora({"a": (4, 4), "b": (4, 4)}, rank={"a": 2, "b": 3}, alpha=None)
     write_peft(lora, tmp_path / "peft")
@@ -116,6 +128,7 @@ def test_alpha_none_becomes_rank_in_peft(tmp_path):
     assert [m.alpha for m in back.modules] == [2.0, 3.0]  # scale 1, as "no alpha" means
     assert_same_lora(lora, back, alpha_none_is_rank=True)
     assert_same_deltas(lora, back)
+
 
 def test_dtypes_are_kept(tmp_path):
     lora = random_lora({("unet", "a"): (4, 4)}, dtype=torch.float16)
@@ -127,12 +140,14 @@ def test_dtypes_are_kept(tmp_path):
         assert back.modules[0].U.dtype == torch.float16
         assert_same_lora(lora, back)
 
+
 def test_transformed_lora_has_same_delta(pipeline_lora):
     g = torch.eye(4) + 0.1 * torch.randn(4, 4, generator=torch.Generator().manual_seed(0))
     same_rank = random_lora({UNET_Q: (8, 6), TEXT_Q: (6, 6)}, rank=4)
     assert_same_deltas(same_rank, same_rank.transformed(g), rtol=1e-4, atol=1e-5)
     conv = random_lora({UNET_CONV: (8, 4, 3, 3)}, rank=4)
     assert conv.transformed(g).modules[0].conv_kernel == (3, 3)
+
 
 def test_outputs_are_atomic_and_do_not_clobber(tmp_path, language_lora):
     out = tmp_path / "out"
@@ -150,6 +165,7 @@ def test_outputs_are_atomic_and_do_not_clobber(tmp_path, language_lora):
     write_kohya(language_lora, tmp_path / "k.safetensors")  # files are replaced atomically
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "k.safetensors", "out"]  # no temporaries left
 
+
 def test_failed_write_leaves_nothing(tmp_path, language_lora, monkeypatch):
     import safetensors.torch
 
@@ -161,6 +177,7 @@ def test_failed_write_leaves_nothing(tmp_path, language_lora, monkeypatch):
         with pytest.raises(KeyboardInterrupt):
             write(language_lora, target)
     assert list(tmp_path.iterdir()) == []
+
 
 def test_kohya_needs_safetensors_suffix(tmp_path, language_lora):
     with pytest.raises(LoraFormatError, match="must end in .safetensors"):
