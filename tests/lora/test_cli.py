@@ -59,3 +59,10 @@ def test_convert_refuses_to_clobber_and_reports_bad_input(tmp_path, capsys, pipe
     assert main(["convert", str(tmp_path / "src"), "--to", "peft", "--out", str(tmp_path / "taken"), "--overwrite"]) == 0
     assert main(["convert", str(tmp_path / "missing"), "--to", "kohya", "--out", str(tmp_path / "k.safetensors")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_inspect_error_line_names_the_path_once(tmp_path, capsys):
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    assert main(["inspect", f"{folder}/"]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {folder}: unknown layout")

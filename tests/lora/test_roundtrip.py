@@ -182,3 +182,21 @@ def test_failed_write_leaves_nothing(tmp_path, language_lora, monkeypatch):
 def test_kohya_needs_safetensors_suffix(tmp_path, language_lora):
     with pytest.raises(LoraFormatError, match="must end in .safetensors"):
         write_kohya(language_lora, tmp_path / "k.pt")
+
+
+def test_kohya_paths_that_look_like_prefixes_round_trip(tmp_path):
+    """A component-less path starting with "te." or "unet." becomes lora_te_... / lora_unet_...;
+    our metadata restores it, and a foreign reader still gets the same ΔW."""
+    lora = random_lora({"te.proj": (4, 4), "unet.proj": (4, 4), "transformer.h.0.attn.c_attn": (4, 4)}, rank=2)
+    write_kohya(lora, tmp_path / "k.safetensors")
+    assert_same_lora(lora, read_lora(tmp_path / "k.safetensors"))
+
+
+def test_peft_config_defaults_like_peft(tmp_path):
+    """adapter_config.json without r / lora_alpha: peft's LoraConfig defaults (8, 8) apply."""
+    lora = random_lora({"a": (4, 4)}, rank=8, alpha=8.0)
+    write_peft(lora, tmp_path / "p")
+    config = json.loads((tmp_path / "p" / "adapter_config.json").read_text())
+    del config["r"], config["lora_alpha"]
+    (tmp_path / "p" / "adapter_config.json").write_text(json.dumps(config))
+    assert read_lora(tmp_path / "p").modules[0].alpha == 8.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from pathlib import Path
 
 
 def add_arguments(parser):
@@ -22,7 +23,7 @@ def run(args) -> int:
     from lolzoo.lora import LoraFormatError, read_lora
 
     reports, refused = [], 0
-    for path in args.paths:
+    for path in map(Path, args.paths):  # normalised as read_lora names it in its messages
         try:
             reports.append(describe(path, read_lora(path, allow_pickle=args.allow_pickle)))
         except LoraFormatError as err:

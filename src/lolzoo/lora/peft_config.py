@@ -35,24 +35,23 @@ class AlphaResolver:
         for flag, what in (("use_dora", "DoRA"), ("lora_bias", "LoRA biases")):
             if config.get(flag):
                 raise LoraFormatError(f"{source}: {what} ({flag}=true) is not a plain LoRA; not supported")
-        self.r = self._number(config, "r", required=False)
-        self.lora_alpha = self._number(config, "lora_alpha", required=True)
+        # Missing keys take LoraConfig's defaults, as peft does when it loads the config.
+        self.r = self._number(config, "r", default=8)
+        self.lora_alpha = self._number(config, "lora_alpha", default=8)
         self.rank_pattern = self._pattern(config, "rank_pattern")
         self.alpha_pattern = self._pattern(config, "alpha_pattern")
         self.use_rslora = bool(config.get("use_rslora", False))
 
     def alpha(self, path: str, rank: int) -> float:
         configured_rank = self.rank_pattern.get(get_pattern_key(self.rank_pattern, path), self.r)
-        if configured_rank is not None and int(configured_rank) != rank:
+        if int(configured_rank) != rank:  # peft would refuse to load these tensors
             raise LoraFormatError(f"{self.source}: {path}: the config gives r={configured_rank} "
                                   f"but the tensors have rank {rank}")
         alpha = float(self.alpha_pattern.get(get_pattern_key(self.alpha_pattern, path), self.lora_alpha))
         return alpha * math.sqrt(rank) if self.use_rslora else alpha
 
-    def _number(self, config: Mapping, key: str, required: bool):
-        value = config.get(key)
-        if value is None and not required:
-            return None
+    def _number(self, config: Mapping, key: str, default: int):
+        value = config.get(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise LoraFormatError(f"{self.source}: config key {key!r} must be a finite number, got {value!r}")
         return value

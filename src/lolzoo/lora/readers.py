@@ -24,7 +24,7 @@ from lolzoo.lora.pairs import module_from_pair
 from lolzoo.lora.peft_config import AlphaResolver
 from lolzoo.lora.pickle_io import PICKLE_SUFFIXES, read_pickle_state_dict
 from lolzoo.lora.safetensors_io import read_safetensors
-from lolzoo.lora.types import Lora, LoraFormatError, LoraModule, module_key
+from lolzoo.lora.types import Lora, LoraFormatError, LoraModule
 
 PEFT_CONFIG = "adapter_config.json"
 PEFT_WEIGHTS = "adapter_model.safetensors"
@@ -152,19 +152,23 @@ def _kohya_lora(path: Path, tensors: dict, file_metadata: dict) -> Lora:
 
 
 def _restore_dotted_paths(roles: dict, names_json: str | None) -> dict:
-    """kohya names lose the dots; files we wrote carry the dotted paths in their metadata.
-    Foreign or mismatching entries are ignored: the underscore path has the same key anyway."""
+    """kohya names lose the dots; files we wrote carry (component, dotted path) per kohya name
+    in their metadata. An entry is used only if it gives back that very kohya name, so stale or
+    foreign metadata cannot rename a module."""
     try:
         names = json.loads(names_json) if names_json else {}
     except json.JSONDecodeError:
         return roles
     if not isinstance(names, dict):
         return roles
+    entries = {name: tuple(entry) for name, entry in names.items()
+               if isinstance(entry, list) and len(entry) == 2 and all(isinstance(s, str) for s in entry)}
+    components = {component for component, _ in entries.values()}
     restored = {}
     for tensor_name, role in roles.items():
-        entry = names.get(tensor_name.split(".")[0])
-        if (isinstance(entry, list) and len(entry) == 2 and all(isinstance(s, str) for s in entry)
-                and module_key(*entry) == module_key(role.component, role.path)):
+        lora_name = tensor_name.split(".")[0]
+        entry = entries.get(lora_name)
+        if entry and naming.kohya_name(*entry, components) == lora_name:
             role = naming.TensorRole(entry[0], entry[1], role.part)
         restored[tensor_name] = role
     return restored
