@@ -200,7 +200,7 @@ def test_peft_file_path_reads_its_folder(peft_dir):
 def test_peft_adapter_names_in_keys(peft_dir):
     folder, lora = peft_dir
     weights = folder / "adapter_model.safetensors"
-    tensors, metadata = _load(weights)
+    tensors, _ = _load(weights)
     renamed = {k.replace(".weight", ".default.weight"): v for k, v in tensors.items()}
     save(weights, renamed)
     assert_same_lora(lora, read_lora(folder))

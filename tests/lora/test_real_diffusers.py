@@ -1,6 +1,5 @@
 """Files saved by diffusers itself read back with the right ΔW; ours load in diffusers with alpha kept."""
 
-import copy
 import json
 
 import pytest

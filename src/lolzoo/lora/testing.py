@@ -62,7 +62,8 @@ def assert_same_lora(a: Lora, b: Lora, check_names: bool = True, alpha_none_is_r
         if alpha_a is None or alpha_b is None:
             assert alpha_a is alpha_b, f"alpha of {ma.name}: {ma.alpha} != {mb.alpha}"
         else:
-            assert abs(alpha_a - alpha_b) <= 1e-6 * max(1.0, abs(alpha_a)), f"alpha of {ma.name}: {alpha_a} != {alpha_b}"
+            assert abs(alpha_a - alpha_b) <= 1e-6 * max(1.0, abs(alpha_a)), \
+                f"alpha of {ma.name}: {alpha_a} != {alpha_b}"
         assert ma.conv_kernel == mb.conv_kernel, f"conv kernel of {ma.name}"
 
 

@@ -24,7 +24,7 @@ KNOWN_COMPONENTS = ("unet", "transformer", "text_encoder", "text_encoder_2")
 
 
 class LoraFormatError(LolzooError):
-    """A LoRA file or folder that cannot be read; the message names the path and the problem."""
+    """A LoRA that cannot be read, or written in the asked format; the message names path and problem."""
 
 
 @dataclass(frozen=True)
