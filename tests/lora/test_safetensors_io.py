@@ -95,8 +95,15 @@ def test_hostile_headers(tmp_path, header, data, match):
         read_safetensors(path)
 
 
-def test_hostile_headers_cost_no_memory_or_time(tmp_path):
-    """A header claiming 2**40 bytes or a [2**40, 2**40] tensor is refused before any allocation."""
+def test_hostile_headers_cost_no_memory_or_time(tmp_path, monkeypatch):
+    """A header claiming 2**40 bytes or a [2**40, 2**40] tensor is refused from the header alone:
+    safetensors is never asked to open it, and neither time nor memory is spent."""
+    import safetensors
+
+    def must_not_open(*args, **kwargs):
+        raise AssertionError("hostile file reached safe_open")
+
+    monkeypatch.setattr(safetensors, "safe_open", must_not_open)
     cases = [
         write_raw(tmp_path / "len.safetensors", b"{}", header_len=2**40),
         write_raw(tmp_path / "shape.safetensors", {"a": entry(shape=(2**40, 2**40), offsets=(0, 2**62))}),
