@@ -32,8 +32,8 @@ def lora_folder(tmp_path):
 
 def test_pack_peft_folders(tmp_path, lora_folder, capsys):
     folder, loras = lora_folder
-    recipes = pd.DataFrame({"zoo": "arc", "lora_id": [*loras, "arc-00099"], "lr": [1e-4, 2e-4, 3e-4, 4e-4, 5e-4],
-                            "rank": [2, 4, 2, 4, 2]})
+    recipes = pd.DataFrame({"zoo": ["arc"] * 5 + ["celeba"], "lora_id": [*loras, "arc-00099", "celeba-00000"],
+                            "lr": [1e-4, 2e-4, 3e-4, 4e-4, 5e-4, 6e-4], "rank": [2, 4, 2, 4, 2, 4]})
     recipes.to_csv(tmp_path / "recipes.csv", index=False)
     out = tmp_path / "zoo.parquet"
     code = main(["pack", "--loras", str(folder), "--labels", str(tmp_path / "labels.csv"),
@@ -41,7 +41,7 @@ def test_pack_peft_folders(tmp_path, lora_folder, capsys):
     assert code == 0, capsys.readouterr().err
     assert "packed 4 LoRAs" in capsys.readouterr().out
     info = read_zoo_info(out)
-    assert (info.zoo, info.base_model) == ("arc", "tiny-qwen")  # from the recipes and the adapters
+    assert (info.zoo, info.base_model) == ("arc", "tiny-qwen")  # from these LoRAs' recipes and the adapters
     zoo = load_zoo(out)
     assert zoo.lora_ids == list(loras)  # "arc-00000" stays a string id
     assert zoo.table["val_loss"].tolist() == [1.5, 1.25, 1.0, 0.75]

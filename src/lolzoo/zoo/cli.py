@@ -22,7 +22,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--labels", type=Path, help="CSV with a lora_id column and one column per label")
     parser.add_argument("--out", required=True, type=Path, help="the zoo file to write (.parquet)")
     parser.add_argument("--recipes", type=Path, help="CSV of recipes (lora_id + hyperparameters), e.g. from `lolzoo recipes`")
-    parser.add_argument("--zoo", help="zoo name (default: the recipes' single zoo, else the --out file's stem)")
+    parser.add_argument("--zoo", help="zoo name (default: the zoo the recipes give these LoRAs, else the --out file's stem)")
     parser.add_argument("--base-model", help="base model name (default: the one the LoRAs name)")
     parser.add_argument("--allow-missing-labels", action="store_true",
                         help="store null labels for LoRAs without a label row instead of failing")
@@ -38,7 +38,7 @@ def run(args) -> int:
         raise UserError(f"--loras {args.loras} holds no LoRA folders or files")
     labels = read_id_table(args.labels) if args.labels else None
     recipes = read_id_table(args.recipes) if args.recipes else None
-    summary = pack_zoo(read_each(sources), labels, args.out, zoo_name(args, recipes), args.base_model,
+    summary = pack_zoo(read_each(sources), labels, args.out, zoo_name(args, recipes, sources), args.base_model,
                        recipes=recipes, allow_missing_labels=args.allow_missing_labels)
     print(f"packed {summary.num_loras} LoRAs ({summary.weight_bytes / 1e6:.1f} MB of weights, "
           f"{len(summary.info.modules)} modules) into {summary.path}")
@@ -70,9 +70,12 @@ def read_id_table(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"lora_id": str})
 
 
-def zoo_name(args, recipes: pd.DataFrame | None) -> str:
+def zoo_name(args, recipes: pd.DataFrame | None, sources: dict[str, Path]) -> str:
+    """--zoo, else the one zoo the recipes give these LoRAs (a recipes CSV may list every zoo), else --out's stem."""
     if args.zoo:
         return args.zoo
-    if recipes is not None and "zoo" in recipes.columns and recipes["zoo"].nunique() == 1:
-        return str(recipes["zoo"].iloc[0])
+    if recipes is not None and "zoo" in recipes.columns:
+        zoos = recipes.loc[recipes["lora_id"].isin(list(sources)), "zoo"].dropna().unique()
+        if len(zoos) == 1:
+            return str(zoos[0])
     return args.out.name.removesuffix(".parquet")

@@ -30,7 +30,10 @@ _INTERNAL_COLUMNS = ("module_ranks", "module_alphas")
 
 @dataclass
 class Zoo:
-    """A zoo in memory.  ΔW of LoRA i, module k is `scales[i, k] * U[k][i] @ V[k][i].T`."""
+    """A zoo in memory.  ΔW of LoRA i, module k is `scales[i, k] * U[k][i] @ V[k][i].T`.
+
+    All U and V are views of one buffer (freed when the last of them goes).
+    """
 
     path: Path
     info: ZooInfo

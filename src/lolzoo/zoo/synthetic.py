@@ -7,7 +7,7 @@ random g ∈ GL(r), i.e. stores (U g, V g^{-T}) instead of (U, V).
 Each LoRA (deterministic from (seed, index), so LoRA i is the same whatever `count`):
   - takes a rank uniformly from `ranks` (one rank for all its modules),
   - per module k (n_k x m_k) draws a loudness s_k = exp(Uniform(-1, 1)), U with entries
-    N(0, s_k²/r) and V with entries N(0, 1), so ||ΔW_k||_F ≈ s_k sqrt(n_k m_k) whatever r,
+    N(0, s_k²/r) and V with entries N(0, 1), so ||U_k V_kᵀ||_F ≈ s_k sqrt(n_k m_k) whatever r,
   - with `reparametrise`, stores (U g, V g^{-T}) for a random g = Q1 diag(e^{t}) Q2,
     t ~ Uniform(-1/2, 1/2)^r (condition number at most e), the same g for all its modules.
 
