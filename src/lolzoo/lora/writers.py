@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from lolzoo.lora import naming
-from lolzoo.lora.atomic import atomic_dir, atomic_file
+from lolzoo.io import atomic_dir, atomic_file
 from lolzoo.lora.pairs import pair_from_module
 from lolzoo.lora.peft_config import peft_config_fields
 from lolzoo.lora.readers import (DIFFUSERS_WEIGHTS, KOHYA_BASE_MODEL_KEY, KOHYA_NAMES_KEY, PEFT_WEIGHTS)

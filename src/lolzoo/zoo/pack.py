@@ -1,7 +1,7 @@
 """Pack LoRAs, their recipes and their labels into one Parquet zoo, streaming row groups.
 
 Memory stays bounded by one row group (`row_group_bytes` of weights) whatever the zoo's
-size, and the file appears only when complete (written as `<out>.tmp`, then renamed).
+size, and the file appears only when complete (written to a hidden temporary, then renamed).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
+from lolzoo.io import atomic_file
 from lolzoo.lora.types import Lora, LoraFormatError
 from lolzoo.zoo.schema import (
     FIXED_COLUMNS,
@@ -76,20 +77,17 @@ def pack_zoo(
     if both:
         raise ZooFormatError(f"columns {sorted(both)} are in both the recipes and the labels")
 
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = out_path.with_name(out_path.name + ".tmp")
-    packer = _Packer(tmp_path, zoo_name, base_model, label_side, recipe_side,
-                     dict(extra_metadata or {}), row_group_bytes)
-    try:
-        for lora_id, lora in entries:
-            packer.add(str(lora_id), lora)
-        packer.finish()
-        _check_label_coverage(label_side, packer.ids, allow_missing_labels)
-        os.replace(tmp_path, out_path)
-    except BaseException:
-        packer.abort()
-        tmp_path.unlink(missing_ok=True)
-        raise
+    with atomic_file(out_path) as tmp_path:
+        packer = _Packer(tmp_path, zoo_name, base_model, label_side, recipe_side,
+                         dict(extra_metadata or {}), row_group_bytes)
+        try:
+            for lora_id, lora in entries:
+                packer.add(str(lora_id), lora)
+            packer.finish()
+            _check_label_coverage(label_side, packer.ids, allow_missing_labels)
+        except BaseException:
+            packer.abort()
+            raise
     return PackSummary(out_path, len(packer.ids), packer.weight_bytes, packer.info)
 
 
