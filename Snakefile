@@ -23,6 +23,8 @@ wildcard_constraints:
 
 
 include: "workflow/rules/recipes.smk"
+include: "workflow/rules/synthetic.smk"
+include: "workflow/rules/pack.smk"
 
 
 rule all:

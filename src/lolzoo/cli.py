@@ -20,6 +20,8 @@ VERBS = {
     "convert": ("lolzoo.lora.convert_cli", "convert a LoRA between PEFT, diffusers and kohya formats"),
     "pack": ("lolzoo.zoo.cli", "pack LoRA folders and a label CSV into one Parquet zoo"),
     "synthetic-zoo": ("lolzoo.zoo.synthetic_cli", "write a synthetic zoo with GL-invariant labels"),
+    "synthesize": ("lolzoo.zoo.synthesize_cli", "write one synthetic LoRA and its labels (a workflow job)"),
+    "gather-labels": ("lolzoo.zoo.labels_cli", "gather per-LoRA label files into one CSV"),
 }
 
 

@@ -1,14 +1,18 @@
 """The workflow as users drive it: Snakemake on the test world, lint, broken configs, reruns."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
+from lolzoo.lora import read_lora
+from lolzoo.zoo import load_zoo
 from tests.conftest import REPO
 
 
@@ -38,20 +42,56 @@ def test_lint_is_clean():
     assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
 
 
-def test_test_world_runs_end_to_end(tmp_path):
-    snakemake(tmp_path, "--configfile", str(REPO / "config/test.yaml"), "--cores", "2")
+@pytest.fixture(scope="module")
+def test_world(tmp_path_factory) -> Path:
+    """The test world run once, end to end, in a fresh working directory."""
+    workdir = tmp_path_factory.mktemp("test_world")
+    snakemake(workdir, "--configfile", str(REPO / "config/test.yaml"), "--cores", "2")
+    return workdir
+
+
+def test_test_world_runs_end_to_end(test_world):
     config = yaml.safe_load((REPO / "config/test.yaml").read_text())
     for zoo, spec in config["zoos"].items():
-        recipes = pd.read_csv(tmp_path / "results" / zoo / "recipes.csv")
+        recipes = pd.read_csv(test_world / "results" / zoo / "recipes.csv")
         assert len(recipes) == spec["count"]
         assert list(recipes["lora_id"]) == [f"{zoo}-{i:05d}" for i in range(spec["count"])]
-        assert (tmp_path / "results" / "logs" / zoo / "recipes.log").exists()
+        assert (test_world / "results" / "logs" / zoo / "recipes.log").exists()
     # a finished workflow has nothing left to do
-    assert dry_run_jobs(tmp_path, "--configfile", str(REPO / "config/test.yaml")) == {}
+    assert dry_run_jobs(test_world, "--configfile", str(REPO / "config/test.yaml")) == {}
+
+
+def test_packed_zoo_holds_every_lora_recipe_and_label(test_world):
+    results = test_world / "results"
+    zoo = load_zoo(results / "zoos" / "synthetic.parquet", fold_scaling=False)
+    labels = pd.read_csv(results / "synthetic" / "labels.csv")
+    recipes = pd.read_csv(results / "synthetic" / "recipes.csv")
+    assert list(zoo.lora_ids) == list(labels["lora_id"]) == list(recipes["lora_id"])
+    assert zoo.table["nuclear_norm"].tolist() == pytest.approx(labels["nuclear_norm"].tolist())
+    assert zoo.table["seed"].tolist() == recipes["seed"].tolist()
+    for i, lora_id in enumerate(zoo.lora_ids):
+        lora = read_lora(results / "synthetic" / "loras" / lora_id)
+        for k, module in enumerate(lora.modules):
+            assert torch.equal(zoo.U[k][i, :, :module.rank], module.U)
+            assert torch.equal(zoo.V[k][i, :, :module.rank], module.V)
+
+
+def test_rebuilding_a_zoo_reruns_only_its_missing_lora(test_world):
+    # Snakemake treats a missing intermediate as fine while the zoo is there; once the zoo is
+    # gone too, only the missing LoRA's job runs again (rewriting its label file, so the
+    # label table is gathered again), not its seven siblings.
+    shutil.rmtree(test_world / "results" / "synthetic" / "loras" / "synthetic-00003")
+    (test_world / "results" / "zoos" / "synthetic.parquet").unlink()
+    jobs = dry_run_jobs(test_world, "--configfile", str(REPO / "config/test.yaml"))
+    assert jobs == {"synthesize_lora": 1, "gather_labels": 1, "pack": 1, "all": 1}
+    out = snakemake(test_world, "-n", "--configfile", str(REPO / "config/test.yaml")).stdout
+    assert "lora_id=synthetic-00003" in out and "lora_id=synthetic-00002" not in out
+    snakemake(test_world, "--configfile", str(REPO / "config/test.yaml"), "--cores", "2")
 
 
 def test_changing_one_zoo_reruns_only_that_zoo(tmp_path):
     config = yaml.safe_load((REPO / "config/test.yaml").read_text())
+    del config["zoos"]["synthetic"]  # recipes are enough here, and quick
     path = tmp_path / "world.yaml"
     path.write_text(yaml.safe_dump(config))
     snakemake(tmp_path, "--configfile", str(path), "--cores", "2")

@@ -29,14 +29,17 @@ RECIPES = {
 def zoo_spec_json(wildcards):
     """The part of the config one zoo's recipes depend on: a change elsewhere does not rerun it."""
     zoo = config["zoos"][wildcards.zoo]
+    spec = {"world": config["world"], "seed": config["seed"], "zoos": {wildcards.zoo: zoo}}
+    for section, key in (("bases", "base"), ("data", "data")):
+        if key in zoo:
+            spec[section] = {zoo[key]: config[section][zoo[key]]}
+    return json.dumps(spec, sort_keys=True)
+
+
+def lora_job_json(wildcards):
+    """What one LoRA's job needs: its recipe and its zoo's settings."""
     return json.dumps(
-        {
-            "world": config["world"],
-            "seed": config["seed"],
-            "zoos": {wildcards.zoo: zoo},
-            "bases": {zoo["base"]: config["bases"][zoo["base"]]},
-            "data": {zoo["data"]: config["data"][zoo["data"]]},
-        },
+        {"recipe": RECIPES[wildcards.zoo][wildcards.lora_id], "zoo": config["zoos"][wildcards.zoo]},
         sort_keys=True,
     )
 
@@ -45,5 +48,16 @@ def zoo_lora_ids(zoo):
     return list(RECIPES[zoo])
 
 
+def lora_outputs(pattern):
+    """The per-LoRA files of one zoo, e.g. every label file, as an input function."""
+    return lambda wildcards: expand(pattern, zoo=wildcards.zoo, lora_id=zoo_lora_ids(wildcards.zoo))
+
+
+# Zoo types whose LoRAs some rule can produce yet; the others stop at their recipes.
+PRODUCED_TYPES = {"synthetic"}
+
+
 def all_targets():
-    return [f"{RESULTS}/{zoo}/recipes.csv" for zoo in config["zoos"]]
+    targets = [f"{RESULTS}/{zoo}/recipes.csv" for zoo in config["zoos"]]
+    targets += [f"{RESULTS}/zoos/{zoo}.parquet" for zoo, spec in config["zoos"].items() if spec["type"] in PRODUCED_TYPES]
+    return targets

@@ -12,10 +12,11 @@ def check_semantics(config: dict, base_dir: Path) -> None:
     _check_paths(config, base_dir)
     for zoo_name, zoo in config["zoos"].items():
         where = f"zoos.{zoo_name}"
-        for section, ref in (("bases", zoo["base"]), ("data", zoo["data"])):
-            if ref not in config[section]:
+        for section, key in (("bases", "base"), ("data", "data")):
+            ref = zoo.get(key)
+            if ref is not None and ref not in config[section]:
                 known = ", ".join(sorted(config[section])) or "none defined"
-                raise ConfigError(f"config key '{where}.{section[:-1] if section == 'bases' else 'data'}': "
+                raise ConfigError(f"config key '{where}.{key}': "
                                   f"'{ref}' is not an entry of '{section}' (known: {known})")
         for name, spec in zoo["hparams"].items():
             _check_distribution(spec, f"{where}.hparams.{name}")

@@ -90,7 +90,12 @@ def _dropped_sources(zoo_name: str, zoo: dict, seed: int, index: int) -> dict:
     return {"dropped_sources": "|".join(dropped), "num_dropped": n_drop}
 
 
+def _no_data(zoo_name: str, zoo: dict, seed: int, index: int) -> dict:
+    return {}  # synthetic LoRAs are drawn from their seed alone
+
+
 DATA_SUBSETS = {
+    "synthetic": _no_data,
     "dreambooth-subject": _subject,
     "dreambooth-classes": _class_subset,
     "arc-sources": _dropped_sources,

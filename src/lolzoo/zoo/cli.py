@@ -24,6 +24,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--recipes", type=Path, help="CSV of recipes (lora_id + hyperparameters), e.g. from `lolzoo recipes`")
     parser.add_argument("--zoo", help="zoo name (default: the zoo the recipes give these LoRAs, else the --out file's stem)")
     parser.add_argument("--base-model", help="base model name (default: the one the LoRAs name)")
+    parser.add_argument("--only-labelled", action="store_true",
+                        help="pack exactly the LoRAs the labels list (others under --loras are left out; "
+                             "a listed one that is missing is an error)")
     parser.add_argument("--allow-missing-labels", action="store_true",
                         help="store null labels for LoRAs without a label row instead of failing")
 
@@ -37,6 +40,8 @@ def run(args) -> int:
     if not sources:
         raise UserError(f"--loras {args.loras} holds no LoRA folders or files")
     labels = read_id_table(args.labels) if args.labels else None
+    if args.only_labelled:
+        sources = labelled_sources(sources, labels, args.loras)
     recipes = read_id_table(args.recipes) if args.recipes else None
     summary = pack_zoo(read_each(sources), labels, args.out, zoo_name(args, recipes, sources), args.base_model,
                        recipes=recipes, allow_missing_labels=args.allow_missing_labels)
@@ -56,6 +61,17 @@ def lora_sources(folder: Path) -> dict[str, Path]:
             raise UserError(f"{sources[lora_id]} and {path} both give lora_id {lora_id!r}")
         sources[lora_id] = path
     return sources
+
+
+def labelled_sources(sources: dict[str, Path], labels: pd.DataFrame | None, folder: Path) -> dict[str, Path]:
+    """Only the LoRAs the label table lists: a folder may hold leftovers of a larger zoo."""
+    if labels is None:
+        raise UserError("--only-labelled needs --labels")
+    wanted = list(dict.fromkeys(labels["lora_id"]))
+    missing = [lora_id for lora_id in wanted if lora_id not in sources]
+    if missing:
+        raise UserError(f"{len(missing)} labelled LoRA(s) are not under {folder}: {', '.join(missing[:5])}")
+    return {lora_id: sources[lora_id] for lora_id in wanted}
 
 
 def read_each(sources: dict[str, Path]) -> Iterator[tuple[str, object]]:
