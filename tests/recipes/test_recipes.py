@@ -142,7 +142,7 @@ def test_cli_errors_are_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "lolzoo", "recipes", "config/test.yaml", "--zoo", "nope"],
                             cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr.strip() == "lolzoo recipes: error: no zoo named nope in the config (zoos: celeba, imagenette, arc)"
+    assert result.stderr.strip() == "lolzoo recipes: error: no zoo named nope in the config (zoos: celeba, imagenette, arc, synthetic)"
     bad = tmp_path / "bad.yaml"
     bad.write_text("world: x\nzoos: {arc: {count: -1}}\n")
     result = subprocess.run([sys.executable, "-m", "lolzoo", "recipes", str(bad)], cwd=REPO,

@@ -49,12 +49,17 @@ def _write_peft_adapter(folder: Path, modules: list[LoraModule], base_model: str
 
     folder.mkdir(parents=True, exist_ok=True)
     LoraConfig(base_model_name_or_path=base_model, **peft_config_fields(modules)).save_pretrained(folder)
+    save_file(_lora_ab_tensors(modules, naming.PEFT_PREFIX), str(folder / PEFT_WEIGHTS), metadata={"format": "pt"})
+
+
+def _lora_ab_tensors(modules: list[LoraModule], prefix: str = "") -> dict[str, torch.Tensor]:
+    """`<prefix><path>.lora_A.weight` / `.lora_B.weight`: the key naming PEFT and diffusers share."""
     tensors = {}
     for module in modules:
         down, up = pair_from_module(module)
-        tensors[f"{naming.PEFT_PREFIX}{module.path}.lora_A.weight"] = down
-        tensors[f"{naming.PEFT_PREFIX}{module.path}.lora_B.weight"] = up
-    save_file(tensors, str(folder / PEFT_WEIGHTS), metadata={"format": "pt"})
+        tensors[f"{prefix}{module.path}.lora_A.weight"] = down
+        tensors[f"{prefix}{module.path}.lora_B.weight"] = up
+    return tensors
 
 
 def write_diffusers(lora: Lora, out_dir: str | Path, overwrite: bool = False) -> Path:
@@ -76,12 +81,7 @@ def write_diffusers(lora: Lora, out_dir: str | Path, overwrite: bool = False) ->
     keep_alpha = any(m.alpha is not None for m in lora.modules)
     kwargs = {}
     for component, modules in by_component.items():
-        layers = {}
-        for module in modules:
-            down, up = pair_from_module(module)
-            layers[f"{module.path}.lora_A.weight"] = down
-            layers[f"{module.path}.lora_B.weight"] = up
-        kwargs[f"{component}_lora_layers"] = layers
+        kwargs[f"{component}_lora_layers"] = _lora_ab_tensors(modules)
         if keep_alpha:
             kwargs[f"{component}_lora_adapter_metadata"] = _lora_config_dict(modules, lora.base_model)
     with atomic_dir(out_dir, overwrite) as staging:
