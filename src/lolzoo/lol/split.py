@@ -1,0 +1,65 @@
+"""Train / val / test assignment from a LoRA's stable id alone.
+
+sha256(lora_id) is read as a number uniform in [0, 1) and cut at the cumulative fractions.
+Nothing depends on the other LoRAs, so a LoRA keeps its split when the zoo grows, a rerun
+on a subset agrees with the full run, and no split list has to be stored beside a zoo.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from lolzoo.errors import LolzooError
+
+SPLITS = ("train", "val", "test")
+DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
+
+
+class SplitError(LolzooError):
+    """Fractions that do not describe three splits, or a split that would be empty."""
+
+
+def split_position(lora_id: str) -> float:
+    """A number in [0, 1) fixed by the id: the first 8 bytes of sha256(id) over 2^64."""
+    digest = hashlib.sha256(lora_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0 ** 64
+
+
+def check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
+    values = tuple(float(f) for f in fractions)
+    if len(values) != len(SPLITS):
+        raise SplitError(f"split fractions need one value each for {'/'.join(SPLITS)}, got {list(values)}")
+    if any(not math.isfinite(f) or f <= 0 for f in values):
+        raise SplitError(f"split fractions must be positive (every split is used), got {list(values)}")
+    if abs(sum(values) - 1.0) > 1e-6:
+        raise SplitError(f"split fractions must add up to 1, got {list(values)} (sum {sum(values):g})")
+    return values  # type: ignore[return-value]
+
+
+def parse_fractions(text: str) -> tuple[float, float, float]:
+    """'0.8,0.1,0.1' -> (0.8, 0.1, 0.1)."""
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError as err:
+        raise SplitError(f"split fractions are three numbers like 0.8,0.1,0.1, got {text!r}") from err
+    return check_fractions(values)
+
+
+def assign_splits(lora_ids: Sequence[str], fractions: Sequence[float] = DEFAULT_FRACTIONS,
+                  require_nonempty: bool = True) -> np.ndarray:
+    """The split name of every id (an array of 'train' / 'val' / 'test'); raises if a split is empty."""
+    fractions = check_fractions(fractions)
+    positions = np.array([split_position(i) for i in lora_ids], dtype=np.float64)
+    edges = np.cumsum(fractions)[:-1]  # the last edge is 1: positions are < 1
+    names = np.array(SPLITS)[np.searchsorted(edges, positions, side="right")]
+    if not require_nonempty:
+        return names
+    for name, low, high in zip(SPLITS, np.concatenate([[0.0], edges]), np.concatenate([edges, [1.0]])):
+        if not (names == name).any():
+            raise SplitError(f"split {name!r} would be empty: none of the {len(names)} LoRAs falls in its share "
+                             f"[{low:.3g}, {high:.3g}) of the id hash; use more LoRAs or a larger fraction")
+    return names
