@@ -1,0 +1,76 @@
+"""The GL(r)-equivariant building blocks of GL-net (paper, section 3.2).
+
+Both act on a LoraBatch: per module k, U_k (B, n_k, r) and V_k (B, m_k, r), on which
+g_k ∈ GL(r) acts as (U_k g_k, V_k g_k^{-T}), independently per module. Each layer commutes
+with that action: layer(x · g) = layer(x) · g (tested in tests/lol/test_gl_layers.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from lolzoo.lol.base import LoraBatch
+
+
+class EquivariantLinear(nn.Module):
+    """U'_k = W_U,k U_k and V'_k = W_V,k V_k: mixes rows (the n or m dimension), never the rank
+    dimension, so it commutes with right-multiplication by g and by g^{-T}.
+
+    By Proposition 1 of the paper these are all the GL(r)-equivariant linear maps: U and V
+    carry non-isomorphic representations (g and g^{-T}), and different modules independent
+    groups, so nothing maps U to V or one module to another. No bias: a constant added to U
+    would not move with g. Parameters: Σ_k out_rows·(n_k + m_k).
+    """
+
+    def __init__(self, in_shapes: Sequence[tuple[int, int]], out_rows: int):
+        super().__init__()
+        self.in_shapes = [tuple(s) for s in in_shapes]
+        self.out_rows = out_rows
+        # 1/sqrt(fan-in) keeps the entries of W_U ΔW W_Vᵀ on the scale of those of ΔW.
+        self.weight_u = nn.ParameterList([nn.Parameter(torch.randn(out_rows, n) / n ** 0.5) for n, _ in self.in_shapes])
+        self.weight_v = nn.ParameterList([nn.Parameter(torch.randn(out_rows, m) / m ** 0.5) for _, m in self.in_shapes])
+
+    def forward(self, x: LoraBatch) -> LoraBatch:
+        return LoraBatch([w @ u for w, u in zip(self.weight_u, x.U)],
+                         [w @ v for w, v in zip(self.weight_v, x.V)])
+
+    def extra_repr(self) -> str:
+        return f"modules={len(self.in_shapes)}, out_rows={self.out_rows}"
+
+
+def step(x: torch.Tensor) -> torch.Tensor:
+    """relu(sign(x)): 1 where x > 0, else 0 (the paper's code)."""
+    return (x > 0).to(x.dtype)
+
+
+GATES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"sigmoid": torch.sigmoid, "step": step}
+
+
+def row_sums(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """(B, n) row sums of U Vᵀ as U (Vᵀ 1): O((n + m) r), never the n×m product."""
+    return (u @ v.sum(dim=-2, keepdim=True).mT).squeeze(-1)
+
+
+class GLGate(nn.Module):
+    """Row i of U scaled by σ(i-th row sum of U Vᵀ), row j of V by σ(j-th column sum).
+
+    Equivariant: the sums are entries of U Vᵀ, which g does not change, and scaling rows
+    commutes with right-multiplication by g. Column sums of U Vᵀ are row sums of V Uᵀ.
+    """
+
+    def __init__(self, gate: str = "sigmoid"):
+        super().__init__()
+        if gate not in GATES:
+            raise ValueError(f"unknown gate {gate!r}; valid: {sorted(GATES)}")
+        self.gate = gate
+        self.sigma = GATES[gate]
+
+    def forward(self, x: LoraBatch) -> LoraBatch:
+        return LoraBatch([u * self.sigma(row_sums(u, v)).unsqueeze(-1) for u, v in zip(x.U, x.V)],
+                         [v * self.sigma(row_sums(v, u)).unsqueeze(-1) for u, v in zip(x.U, x.V)])
+
+    def extra_repr(self) -> str:
+        return f"gate={self.gate}"

@@ -1,0 +1,125 @@
+"""GL-net (paper, section 3.2): GL-equivariant layers per module, then an invariant head.
+
+    input scaling (one positive scalar per module, fitted on train)
+    → EquivariantLinear (n_k, m_k rows → h rows) → [GLGate → EquivariantLinear (h → h)] × (layers − 1)
+    → per module the h×h product P_k = U'_k V'_kᵀ (GL-invariant: g cancels)
+    → head → MLP → out_dim
+
+Nothing depends on the rank r (weights act on rows), so one model takes any rank, and
+zero-padded rank columns stay zero through every layer and add nothing to P_k.
+
+Choices:
+- gate σ, default "sigmoid": the paper's step relu(sign(x)) has zero gradient, so the gates
+  learn only indirectly and flip discontinuously (a tiny change of the input can switch a
+  row off); the sigmoid is smooth, lets gradient through the gate, and tends to the step
+  for large row sums. "step" is kept to reproduce the paper.
+- head, default "flat": all P_k flattened and concatenated (K·h² inputs), as in the paper.
+  "module-mean": one MLP trunk shared by every module's flattened P_k, the K outputs averaged,
+  then the readout; every P_k is h×h after the first layer, so one shared trunk fits all
+  modules whatever their original shapes, and the per-module equivariant weights still tell
+  modules apart. "entry-mean": each P_k averaged over its h² entries (one number per
+  module) then the MLP - what the paper's code does for CLIP score ("products mean-pooled").
+- input scaling: ΔW_k times s_k = 1/RMS of ΔW_k's entries over the training LoRAs (U_k and V_k
+  each times √s_k). A positive scalar per module commutes with g; per-entry standardisation
+  would not. RMS is computed from r×r Gram matrices, GL-invariantly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from lolzoo.lol.base import LoLModel, LoraBatch
+from lolzoo.lol.gl_layers import GATES, EquivariantLinear, GLGate
+from lolzoo.lol.mlp import MLP
+from lolzoo.lol.validation import (check_fitted, check_shapes, hidden_sizes, normalise_shapes, on_model,
+                                   positive_int, probability, resolve_hparams)
+
+HEADS = ("flat", "module-mean", "entry-mean")
+
+
+def module_products(x: LoraBatch) -> torch.Tensor:
+    """(B, K, h, h): U'_k V'_kᵀ per module (all modules have h rows after the first layer)."""
+    return torch.stack([u @ v.mT for u, v in zip(x.U, x.V)], dim=1)
+
+
+class InvariantHead(nn.Module):
+    """GL-invariant products of the equivariant features → prediction; see the module docstring."""
+
+    def __init__(self, modules: int, rows: int, out_dim: int, head: str, hidden: Sequence[int], dropout: float):
+        super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"unknown GL-net head {head!r}; valid: {list(HEADS)}")
+        self.head = head
+        in_dim = {"flat": modules * rows * rows, "module-mean": rows * rows, "entry-mean": modules}[head]
+        self.mlp = MLP(in_dim, out_dim, hidden, dropout)
+
+    def forward(self, x: LoraBatch) -> torch.Tensor:
+        products = module_products(x)
+        if self.head == "flat":
+            return self.mlp(products.flatten(1))
+        if self.head == "entry-mean":
+            return self.mlp(products.mean(dim=(-1, -2)))
+        return self.mlp.readout(self.mlp.trunk(products.flatten(2)).mean(dim=1))
+
+
+class GLNet(LoLModel):
+    kind = "glnet"
+    DEFAULT_HPARAMS = {"equivariant_hidden": 16, "layers": 2, "gate": "sigmoid", "head": "flat",
+                       "hidden": [64], "dropout": 0.0}
+
+    def __init__(self, shapes: Sequence[tuple[int, int]], rank: int, out_dim: int, **hparams):
+        super().__init__()
+        self.shapes = normalise_shapes(shapes)
+        self.rank = positive_int(rank, "rank")  # recorded only: any rank goes in
+        self.out_dim = positive_int(out_dim, "out_dim")
+        hp = resolve_hparams(self.kind, self.DEFAULT_HPARAMS, hparams)
+        h = hp["equivariant_hidden"] = positive_int(hp["equivariant_hidden"], "equivariant_hidden")
+        hp["layers"] = positive_int(hp["layers"], "layers")
+        hp["hidden"], hp["dropout"] = hidden_sizes(hp["hidden"]), probability(hp["dropout"], "dropout")
+        if hp["gate"] not in GATES:
+            raise ValueError(f"unknown GL-net gate {hp['gate']!r}; valid: {sorted(GATES)}")
+        self.hparams = hp
+
+        self.register_buffer("module_scale", torch.ones(len(self.shapes)))
+        self.register_buffer("scale_fitted", torch.tensor(False))
+        hidden_shapes = [(h, h)] * len(self.shapes)
+        self.linears = nn.ModuleList([EquivariantLinear(self.shapes, h)] +
+                                     [EquivariantLinear(hidden_shapes, h) for _ in range(hp["layers"] - 1)])
+        self.gate = GLGate(hp["gate"])
+        self.head = InvariantHead(len(self.shapes), h, self.out_dim, hp["head"], hp["hidden"], hp["dropout"])
+
+    def checked(self, batch: LoraBatch) -> LoraBatch:
+        check_shapes(batch, self.shapes, self.kind)
+        return on_model(batch, self)
+
+    @torch.no_grad()
+    def fit_preprocessing(self, batch: LoraBatch) -> None:
+        batch = self.checked(batch)
+        for k, ((n, m), u, v) in enumerate(zip(self.shapes, batch.U, batch.V)):
+            sq_norms = ((u.mT @ u) * (v.mT @ v)).sum((-1, -2))  # ‖U Vᵀ‖_F² per LoRA
+            rms = (sq_norms.double().mean() / (n * m)).sqrt()
+            self.module_scale[k] = 1.0 / rms if rms > 0 else 1.0
+        self.scale_fitted.fill_(True)
+
+    def preprocess(self, batch: LoraBatch) -> LoraBatch:
+        check_fitted(self.scale_fitted, self.kind)
+        batch = self.checked(batch)
+        root = self.module_scale.sqrt()
+        return LoraBatch([u * s for u, s in zip(batch.U, root)], [v * s for v, s in zip(batch.V, root)])
+
+    def equivariant_features(self, x: LoraBatch) -> LoraBatch:
+        """The equivariant part: (B, h, r) per module for U and for V."""
+        x = self.linears[0](x)
+        for linear in self.linears[1:]:
+            x = linear(self.gate(x))
+        return x
+
+    def forward_features(self, features: LoraBatch) -> torch.Tensor:
+        return self.head(self.equivariant_features(features))
+
+    def config(self) -> dict:
+        return {"kind": self.kind, "shapes": [list(s) for s in self.shapes], "rank": self.rank,
+                "out_dim": self.out_dim, "hparams": {**self.hparams, "hidden": list(self.hparams["hidden"])}}
