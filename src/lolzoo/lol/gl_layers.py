@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from lolzoo.lol.base import LoraBatch
+from lolzoo.lol.lora_products import product_row_sums
 
 
 class EquivariantLinear(nn.Module):
@@ -49,16 +50,12 @@ def step(x: torch.Tensor) -> torch.Tensor:
 GATES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"sigmoid": torch.sigmoid, "step": step}
 
 
-def row_sums(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """(B, n) row sums of U Vᵀ as U (Vᵀ 1): O((n + m) r), never the n×m product."""
-    return (u @ v.sum(dim=-2, keepdim=True).mT).squeeze(-1)
-
-
 class GLGate(nn.Module):
     """Row i of U scaled by σ(i-th row sum of U Vᵀ), row j of V by σ(j-th column sum).
 
-    Equivariant: the sums are entries of U Vᵀ, which g does not change, and scaling rows
-    commutes with right-multiplication by g. Column sums of U Vᵀ are row sums of V Uᵀ.
+    Equivariant: the sums are sums of entries of U Vᵀ, which g does not change, and scaling
+    rows commutes with right-multiplication by g. The sums come from U (Vᵀ 1) and V (Uᵀ 1),
+    never from the n×m product.
     """
 
     def __init__(self, gate: str = "sigmoid"):
@@ -69,8 +66,8 @@ class GLGate(nn.Module):
         self.sigma = GATES[gate]
 
     def forward(self, x: LoraBatch) -> LoraBatch:
-        return LoraBatch([u * self.sigma(row_sums(u, v)).unsqueeze(-1) for u, v in zip(x.U, x.V)],
-                         [v * self.sigma(row_sums(v, u)).unsqueeze(-1) for u, v in zip(x.U, x.V)])
+        return LoraBatch([u * self.sigma(product_row_sums(u, v)).unsqueeze(-1) for u, v in zip(x.U, x.V)],
+                         [v * self.sigma(product_row_sums(v, u)).unsqueeze(-1) for u, v in zip(x.U, x.V)])
 
     def extra_repr(self) -> str:
         return f"gate={self.gate}"

@@ -33,6 +33,7 @@ from torch import nn
 
 from lolzoo.lol.base import LoLModel, LoraBatch
 from lolzoo.lol.gl_layers import GATES, EquivariantLinear, GLGate
+from lolzoo.lol.lora_products import product_sq_norm
 from lolzoo.lol.mlp import MLP
 from lolzoo.lol.validation import (check_fitted, check_shapes, hidden_sizes, normalise_shapes, on_model,
                                    positive_int, probability, resolve_hparams)
@@ -99,8 +100,7 @@ class GLNet(LoLModel):
     def fit_preprocessing(self, batch: LoraBatch) -> None:
         batch = self.checked(batch)
         for k, ((n, m), u, v) in enumerate(zip(self.shapes, batch.U, batch.V)):
-            sq_norms = ((u.mT @ u) * (v.mT @ v)).sum((-1, -2))  # ‖U Vᵀ‖_F² per LoRA
-            rms = (sq_norms.double().mean() / (n * m)).sqrt()
+            rms = (product_sq_norm(u, v).double().mean() / (n * m)).sqrt()
             self.module_scale[k] = 1.0 / rms if rms > 0 else 1.0
         self.scale_fitted.fill_(True)
 

@@ -19,12 +19,8 @@ import torch
 from lolzoo.lol.base import LoraBatch
 from lolzoo.lol.feature_mlp import FeatureMLPModel
 from lolzoo.lol.flat_mlp import flatten_lora
+from lolzoo.lol.lora_products import product_sq_norm
 from lolzoo.lol.validation import check_fitted
-
-
-def lora_sq_norms(batch: LoraBatch) -> torch.Tensor:
-    """(B,) Σ_k ‖U_k V_kᵀ‖_F², from r×r Gram matrices: ‖U Vᵀ‖² = Σ (UᵀU) ∘ (VᵀV)."""
-    return sum(((u.mT @ u) * (v.mT @ v)).sum((-1, -2)) for u, v in zip(batch.U, batch.V))
 
 
 def median_index(values: torch.Tensor) -> int:
@@ -51,7 +47,7 @@ class OAlignMLP(FeatureMLPModel):
         return sum(n + m for n, m in self.shapes) * self.rank
 
     def fit_features(self, batch: LoraBatch) -> None:
-        chosen = median_index(lora_sq_norms(batch))
+        chosen = median_index(sum(product_sq_norm(u, v) for u, v in zip(batch.U, batch.V)))
         stacked = [torch.cat([u[chosen], v[chosen]]) for u, v in zip(batch.U, batch.V)]
         self.template.copy_(torch.cat(stacked))
         self.template_fitted.fill_(True)
