@@ -7,10 +7,29 @@ fitted on the training split (buffers, so artifacts must keep them), feed a smal
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
 from lolzoo.lol.base import LoLModel, LoraBatch
+from lolzoo.zoo.synthetic import SyntheticZooSpec, write_synthetic_zoo
+
+# Tiny tensors: extra intra-op threads only contend on a busy 2-CPU machine.
+torch.set_num_threads(1)
+
+# Small modules: Σ n·m = 120 entries of ΔW, fewer than the ~480 training LoRAs of the learning
+# test, so a target linear in ΔW is identifiable (the default synthetic shapes have 928).
+SMALL_SHAPES = (("blocks.0.attn.q", 6, 4), ("blocks.1.mlp.fc", 4, 8), ("blocks.2.attn.out", 8, 8))
+
+
+def small_zoo_spec(count: int, seed: int = 0, ranks=(4,)) -> SyntheticZooSpec:
+    return SyntheticZooSpec(count=count, seed=seed, ranks=tuple(ranks), reparametrise=True, shapes=SMALL_SHAPES)
+
+
+def write_small_zoo(path: Path, count: int, seed: int = 0, ranks=(4,)) -> Path:
+    write_synthetic_zoo(path, small_zoo_spec(count, seed, ranks))
+    return path
 
 
 class GramModel(LoLModel):

@@ -113,7 +113,10 @@ def fit(model_kind: str, zoo: Zoo, task: str, targets: list[str], seed: int = 0,
 
     fitted_task = fit_task(task, list(targets), labels["train"])
     torch.manual_seed(seed)
-    model = build_model(model_kind, data.batch.shapes, data.batch.rank, fitted_task.out_dim, **model_hparams)
+    try:
+        model = build_model(model_kind, data.batch.shapes, data.batch.rank, fitted_task.out_dim, **model_hparams)
+    except (ValueError, TypeError) as err:  # unknown kind or hyperparameter: the registry names the valid ones
+        raise TrainingError(str(err)) from err
 
     timings = {}
     start = time.perf_counter()
