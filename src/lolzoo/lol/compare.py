@@ -1,0 +1,184 @@
+"""Compare fitted models across seeds: the shape of the paper's tables 2-5.
+
+One row per model kind, one column group per (zoo, task, targets), each cell the mean ± std
+of a test metric over the seeds found (population std, as the authors' code reports it).
+A last row is the trivial baseline, computed from each run's predictions.parquet: the train
+mean (regression), the train rate of each label as its probability (multilabel), the train
+majority class (multiclass), scored on the same split with the same metrics, so a reader sees
+how much of each number is learned.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lolzoo.errors import LolzooError
+from lolzoo.lol import metrics as label_metrics
+from lolzoo.lol.results import METRICS_FILE, PREDICTIONS_FILE
+
+HEADLINE_METRICS = {"regression": ("r2", "kendall_tau"), "multilabel": ("accuracy", "auroc"),
+                    "multiclass": ("accuracy",)}
+METRIC_NAMES = {"r2": "R²", "kendall_tau": "τ", "accuracy": "acc", "auroc": "AUROC"}
+MODEL_NAMES = {"mlp": "MLP", "o-align": "MLP + O-Align", "svd": "MLP + SVD", "dense": "MLP + Dense",
+               "glnet": "GL-net"}
+BASELINE = "baseline"
+BASELINE_NAME = "trivial baseline (train mean / rate / majority)"
+
+
+class CompareError(LolzooError):
+    """A folder that is not a fit output, or two runs that claim the same cell and seed."""
+
+
+@dataclass(frozen=True)
+class Group:
+    """A column group: one zoo, one task on the same target columns."""
+    zoo: str
+    task: str
+    targets: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.zoo} · {self.task}: {', '.join(self.targets)}"
+
+
+@dataclass
+class Run:
+    folder: Path
+    model: str
+    seed: int
+    group: Group
+    scores: dict  # headline metric -> value, on the compared split
+    baseline: dict  # the same metrics of the trivial baseline
+
+
+def read_run(folder: str | Path, split: str = "test") -> Run:
+    folder = Path(folder)
+    metrics_path, predictions_path = folder / METRICS_FILE, folder / PREDICTIONS_FILE
+    if not metrics_path.is_file() or not predictions_path.is_file():
+        raise CompareError(f"{folder}: not a `lolzoo fit` output (needs {METRICS_FILE} and {PREDICTIONS_FILE})")
+    try:
+        document = json.loads(metrics_path.read_text())
+        settings = document["settings"]
+        group = Group(settings["zoo_name"], settings["task"], tuple(settings["targets"]))
+        scored = document["metrics"][split]
+        scores = {name: _number(scored.get(name)) for name in HEADLINE_METRICS[group.task]}
+        model, seed = settings["model"], int(settings["seed"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise CompareError(f"{metrics_path}: not a metrics file of `lolzoo fit` ({err})") from err
+    predictions = pd.read_parquet(predictions_path)
+    return Run(folder, model, seed, group, scores, baseline_scores(predictions, group, split))
+
+
+def baseline_scores(predictions: pd.DataFrame, group: Group, split: str = "test") -> dict:
+    """The headline metrics of the trivial baseline fitted on the train rows of `predictions`."""
+    labelled = predictions[predictions["label"].notna()]
+    train, scored = labelled[labelled["split"] == "train"], labelled[labelled["split"] == split]
+    targets = list(group.targets)
+    truth = np.stack([scored.loc[scored["target"] == t, "label"].to_numpy() for t in targets], axis=1)
+    if group.task == "multiclass":
+        counts = Counter(train["label"].tolist())
+        majority = min(counts, key=lambda c: (-counts[c], str(c)))  # ties: the first by name, reproducibly
+        found = label_metrics.multiclass_metrics(np.full(len(truth), majority, dtype=object), truth[:, 0])
+    else:
+        constant = np.array([train.loc[train["target"] == t, "label"].astype("float64").mean() for t in targets])
+        guesses = np.tile(constant, (len(truth), 1))
+        truth = truth.astype("float64")
+        if group.task == "regression":
+            found = label_metrics.regression_metrics(guesses, truth, targets)
+        else:
+            found = label_metrics.multilabel_metrics(guesses, truth, targets)
+    return {name: found[name] for name in HEADLINE_METRICS[group.task]}
+
+
+def comparison(runs: list[Run]) -> pd.DataFrame:
+    """Long table: row (model kind or 'baseline'), group, metric, mean, std, seeds."""
+    cells: dict[tuple, list[float]] = defaultdict(list)
+    seen: dict[tuple, Path] = {}
+    for run in runs:
+        key = (run.model, run.group, run.seed)
+        if key in seen:
+            raise CompareError(f"{seen[key]} and {run.folder} are both {run.model} on {run.group.label} "
+                               f"with seed {run.seed}; compare one of them")
+        seen[key] = run.folder
+        for name in HEADLINE_METRICS[run.group.task]:
+            cells[(run.model, run.group, name)].append(run.scores[name])
+            cells[(BASELINE, run.group, name)].append(run.baseline[name])
+    rows = []
+    for (model, group, name), values in cells.items():
+        finite = [v for v in values if not math.isnan(v)]
+        rows.append({"model": model, "group": group, "metric": name,
+                     "mean": float(np.mean(finite)) if finite else math.nan,
+                     "std": float(np.std(finite)) if finite else math.nan,
+                     "seeds": len(values)})
+    return pd.DataFrame(rows)
+
+
+def row_order(models) -> list[str]:
+    known = [m for m in MODEL_NAMES if m in models]
+    return known + sorted(m for m in models if m not in MODEL_NAMES and m != BASELINE) + \
+        ([BASELINE] if BASELINE in models else [])
+
+
+def column_order(long: pd.DataFrame) -> list[tuple[Group, str]]:
+    groups = sorted(set(long["group"]), key=lambda g: (g.zoo, g.task, g.targets))
+    return [(g, name) for g in groups for name in HEADLINE_METRICS[g.task]]
+
+
+def wide_csv(long: pd.DataFrame) -> pd.DataFrame:
+    """One row per model; per (group, metric) the columns `<group> | <metric> | mean/std/seeds`."""
+    index = {(r.model, r.group, r.metric): r for r in long.itertuples()}
+    table = []
+    for model in row_order(set(long["model"])):
+        row = {"model": model, "name": _display(model)}
+        for group, name in column_order(long):
+            cell = index.get((model, group, name))
+            for part in ("mean", "std", "seeds"):
+                row[f"{group.label} | {name} | {part}"] = getattr(cell, part) if cell else None
+        table.append(row)
+    return pd.DataFrame(table)
+
+
+def markdown(long: pd.DataFrame, split: str = "test", digits: int = 3) -> str:
+    index = {(r.model, r.group, r.metric): r for r in long.itertuples()}
+    columns = column_order(long)
+    header = ["model"] + [f"{group.label} · {METRIC_NAMES.get(name, name)}" for group, name in columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    seed_counts = set()
+    for model in row_order(set(long["model"])):
+        cells = [_display(model)]
+        for group, name in columns:
+            cell = index.get((model, group, name))
+            cells.append(_format(cell, digits))
+            if cell is not None and model != BASELINE:
+                seed_counts.add(cell.seeds)
+        lines.append("| " + " | ".join(cells) + " |")
+    seeds = ", ".join(str(n) for n in sorted(seed_counts))
+    lines += ["", f"{split} split; mean ± std over seeds (seeds per cell: {seeds}); — : undefined "
+                  f"(e.g. τ of a constant prediction). R²: coefficient of determination, τ: Kendall's tau-b, "
+                  f"acc: accuracy (mean over labels for multilabel), AUROC: mean over labels."]
+    return "\n".join(lines) + "\n"
+
+
+def _format(cell, digits: int) -> str:
+    if cell is None:
+        return ""
+    if math.isnan(cell.mean):
+        return "—"
+    if cell.seeds == 1:
+        return f"{cell.mean:.{digits}f}"
+    return f"{cell.mean:.{digits}f} ± {cell.std:.{digits}f}"
+
+
+def _display(model: str) -> str:
+    return BASELINE_NAME if model == BASELINE else MODEL_NAMES.get(model, model)
+
+
+def _number(value) -> float:
+    return math.nan if value is None else float(value)

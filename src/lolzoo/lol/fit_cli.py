@@ -1,0 +1,92 @@
+"""`lolzoo fit --zoo ZOO.parquet --task T --target COL[,COL...] --model M --out DIR`: train one LoL model.
+
+Writes DIR/metrics.json, DIR/predictions.parquet and the model (model.safetensors +
+model.json), all at once (lolzoo.lol.results).  Training settings come from the defaults
+(lolzoo.lol.train.TrainSettings), then `--preset`, then the explicit flags.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from lolzoo.errors import UserError
+
+TRAIN_FLAGS = ("epochs", "lr", "weight_decay", "batch_size")
+
+
+def add_arguments(parser) -> None:
+    from lolzoo.lol.registry import MODEL_KINDS
+    from lolzoo.lol.tasks import TASK_KINDS
+    from lolzoo.lol.train import PAPER_PRESETS, TrainSettings
+
+    defaults = TrainSettings()
+    parser.add_argument("--zoo", required=True, type=Path, help="the packed zoo (.parquet)")
+    parser.add_argument("--task", required=True, choices=TASK_KINDS)
+    parser.add_argument("--target", required=True, help="label column(s), comma-separated")
+    parser.add_argument("--model", required=True, choices=MODEL_KINDS)
+    parser.add_argument("--out", required=True, type=Path, help="output folder (must be new or empty)")
+    parser.add_argument("--seed", type=int, default=0, help="fixes initial weights and batch order (default 0)")
+    parser.add_argument("--preset", choices=sorted(PAPER_PRESETS),
+                        help="training settings of one of the paper's experiments; flags below override it")
+    parser.add_argument("--epochs", type=int, help=f"default {defaults.epochs}")
+    parser.add_argument("--lr", type=float, help=f"AdamW learning rate (default {defaults.lr:g})")
+    parser.add_argument("--weight-decay", type=float, help=f"AdamW weight decay (default {defaults.weight_decay:g})")
+    parser.add_argument("--batch-size", type=int, help=f"default {defaults.batch_size}")
+    parser.add_argument("--split", help="train,val,test fractions of the id hash (default 0.8,0.1,0.1)")
+    parser.add_argument("--hparam", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="model hyperparameter, VALUE as JSON when it parses (hidden=[32,32], "
+                             "dropout=0.1) else a string (gate=step); repeatable")
+    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
+
+
+def run(args) -> int:
+    from lolzoo.lol.results import write_fit_outputs
+    from lolzoo.lol.split import parse_fractions
+    from lolzoo.lol.train import PAPER_PRESETS, fit
+    from lolzoo.zoo.load import load_zoo
+
+    targets = [t.strip() for t in args.target.split(",") if t.strip()]
+    if not targets:
+        raise UserError("--target names at least one label column")
+    hparams = dict(PAPER_PRESETS.get(args.preset, {}))
+    hparams.update({flag: getattr(args, flag) for flag in TRAIN_FLAGS if getattr(args, flag) is not None})
+    if args.split:
+        hparams["split"] = parse_fractions(args.split)
+    hparams.update(parse_hparams(args.hparam))
+
+    start = time.perf_counter()
+    zoo = load_zoo(args.zoo, columns=targets)
+    load_s = time.perf_counter() - start
+    result = fit(args.model, zoo, args.task, targets, args.seed, hparams)
+    command = {"zoo": str(args.zoo), "zoo_name": zoo.info.zoo, "base_model": zoo.info.base_model,
+               "preset": args.preset}
+    write_fit_outputs(args.out, result, zoo, command, {"load_s": load_s, "total_s": time.perf_counter() - start},
+                      overwrite=args.overwrite)
+    print(f"{args.model} on {zoo.info.zoo} ({args.task}: {', '.join(targets)}), best epoch {result.best_epoch}: "
+          f"test {headline(result.metrics['test'])} -> {args.out}")
+    return 0
+
+
+def parse_hparams(items: list[str]) -> dict:
+    from lolzoo.lol.train import TRAIN_KEYS
+
+    hparams = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UserError(f"--hparam takes KEY=VALUE, got {item!r}")
+        if key in TRAIN_KEYS:
+            raise UserError(f"--hparam {key}: a training setting; use --{key.replace('_', '-')}")
+        try:
+            hparams[key] = json.loads(text)
+        except json.JSONDecodeError:
+            hparams[key] = text
+    return hparams
+
+
+def headline(metrics: dict) -> str:
+    names = [n for n in ("r2", "kendall_tau", "accuracy", "auroc") if n in metrics]
+    return ", ".join(f"{n} {metrics[n]:.3f}" for n in names)

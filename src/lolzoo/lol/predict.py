@@ -1,0 +1,63 @@
+"""One LoRA file or folder through a trained model: match its modules to the trained layout,
+turn it into a one-row LoraBatch as load_zoo would (α/r folded into U, ranks zero-padded),
+and describe the output in label units.
+
+Modules are matched by LoraModule.key (format-independent: a kohya file matches a PEFT-trained
+layout), and each must have the trained (n, m).  A LoRA of lower rank is zero-padded to the
+trained rank (exact: zero columns add nothing to U Vᵀ); a higher rank goes to the model as is,
+and a model whose input size is fixed by the rank refuses it with its own message.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from lolzoo.errors import LolzooError
+from lolzoo.lol.artifacts import TrainedModel
+from lolzoo.lol.base import LoraBatch
+from lolzoo.lora.types import Lora
+
+SHOWN = 5  # mismatching module keys listed per kind of problem
+
+
+class LayoutMismatch(LolzooError):
+    """A LoRA that the trained model cannot read; the message lists what does not match."""
+
+
+def lora_batch(lora: Lora, trained: TrainedModel) -> LoraBatch:
+    """The LoRA as a batch of one, in the trained module order; raises LayoutMismatch."""
+    by_key = {module.key: module for module in lora.modules}
+    expected = {spec.key: spec for spec in trained.modules}
+    missing = [key for key in expected if key not in by_key]
+    unexpected = [key for key in by_key if key not in expected]
+    wrong_shape = [f"{key} is {by_key[key].out_features}x{by_key[key].in_features}, "
+                   f"trained {spec.n}x{spec.m}"
+                   for key, spec in expected.items()
+                   if key in by_key and (by_key[key].out_features, by_key[key].in_features) != (spec.n, spec.m)]
+    problems = [f"{label} ({len(items)}): {'; '.join(items[:SHOWN])}{' ...' if len(items) > SHOWN else ''}"
+                for label, items in (("missing modules", missing), ("modules not in the trained layout", unexpected),
+                                     ("shapes differ", wrong_shape)) if items]
+    if problems:
+        raise LayoutMismatch(f"does not match the trained layout ({len(expected)} modules of zoo "
+                             f"{trained.info.get('zoo', {}).get('name', '?')!r}): " + " | ".join(problems))
+    modules = [by_key[key] for key in expected]
+    rank = max(trained.rank, max(m.rank for m in modules))
+    U = [_pad(m.U.to(torch.float32) * m.scale, rank) for m in modules]  # α/r folded, as load_zoo does
+    V = [_pad(m.V.to(torch.float32), rank) for m in modules]
+    return LoraBatch([u.unsqueeze(0) for u in U], [v.unsqueeze(0) for v in V])
+
+
+def predict_lora(lora: Lora, trained: TrainedModel):
+    """The JSON-able prediction of one LoRA (see Task.describe); raises LayoutMismatch."""
+    batch = lora_batch(lora, trained)
+    try:
+        with torch.no_grad():
+            outputs = trained.model(batch)
+    except ValueError as err:  # the model's own input checks, e.g. a rank it cannot take
+        raise LayoutMismatch(str(err)) from err
+    return trained.task.describe(outputs)[0]
+
+
+def _pad(factor: torch.Tensor, rank: int) -> torch.Tensor:
+    return F.pad(factor, (0, rank - factor.shape[1]))

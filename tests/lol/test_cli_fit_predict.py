@@ -1,0 +1,135 @@
+"""`lolzoo fit` and `lolzoo predict` end to end on a small synthetic zoo, in process."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from lolzoo.cli import main
+from lolzoo.lora import write_peft
+from lolzoo.lora.testing import random_lora
+from lolzoo.zoo.synthetic import random_well_conditioned_gl, synthetic_lora
+from lol_training_helpers import small_zoo_spec, write_small_zoo
+
+COUNT = 100
+KINDS = ("mlp", "svd", "dense", "glnet")
+
+
+@pytest.fixture(scope="module")
+def zoo_path(tmp_path_factory):
+    return write_small_zoo(tmp_path_factory.mktemp("zoo") / "zoo.parquet", COUNT)
+
+
+@pytest.fixture(scope="module")
+def fitted(zoo_path, tmp_path_factory):
+    """One regression model per kind, fitted briefly: invariance does not depend on training."""
+    root = tmp_path_factory.mktemp("fits")
+    for kind in KINDS:
+        assert main(["fit", "--zoo", str(zoo_path), "--task", "regression", "--target", "frob_norm_total",
+                     "--model", kind, "--out", str(root / kind), "--epochs", "2", "--hparam", "hidden=[8]"]) == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def lora_folders(tmp_path_factory):
+    """LoRA 3 of the zoo as a PEFT folder, and the same LoRA re-parametrised as (U g, V g^{-T})."""
+    root = tmp_path_factory.mktemp("loras")
+    lora = synthetic_lora(small_zoo_spec(COUNT), 3)
+    g = torch.from_numpy(random_well_conditioned_gl(4, __import__("numpy").random.default_rng(7), spread=1.0)).float()
+    return write_peft(lora, root / "lora"), write_peft(lora.transformed(g), root / "lora_g")
+
+
+def predictions(capsys, *args) -> tuple[int, list[dict], str]:
+    code = main(["predict", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, [json.loads(line) for line in out.splitlines()], err
+
+
+def test_fit_writes_metrics_predictions_and_model(fitted, zoo_path):
+    folder = fitted / "glnet"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert set(metrics) == {"lolzoo_version", "settings", "model_config", "metrics", "best_epoch", "history",
+                            "timings", "sizes"}
+    assert set(metrics["metrics"]) == {"train", "val", "test"} and "r2" in metrics["metrics"]["test"]
+    settings = metrics["settings"]
+    assert settings["model"] == "glnet" and settings["targets"] == ["frob_norm_total"] and settings["epochs"] == 2
+    assert settings["zoo"] == str(zoo_path) and settings["zoo_name"] == "synthetic"
+    assert settings["model_hparams"] == {"hidden": [8]} and metrics["model_config"]["hparams"]["hidden"] == [8]
+    assert {"load_s", "preprocess_s", "train_s", "predict_s_per_lora", "total_s"} <= set(metrics["timings"])
+    assert metrics["sizes"]["loras"] == COUNT and 1 <= metrics["best_epoch"] <= 2
+    frame = pd.read_parquet(folder / "predictions.parquet")
+    assert len(frame) == COUNT and frame["prediction"].notna().all()
+    assert (folder / "model.safetensors").is_file() and (folder / "model.json").is_file()
+
+
+@pytest.mark.parametrize("kind", ["svd", "dense", "glnet"])
+def test_predict_is_invariant_to_reparametrisation(fitted, lora_folders, capsys, kind):
+    code, lines, _ = predictions(capsys, "--model", fitted / kind, *lora_folders)
+    assert code == 0 and [line["path"] for line in lines] == [str(p) for p in lora_folders]
+    assert isinstance(lines[0]["prediction"], float)
+    assert lines[1]["prediction"] == pytest.approx(lines[0]["prediction"], rel=1e-4, abs=1e-4)
+    # and it is the prediction `lolzoo fit` made for the same LoRA inside the zoo
+    frame = pd.read_parquet(fitted / kind / "predictions.parquet").set_index("lora_id")
+    assert lines[0]["prediction"] == pytest.approx(frame.loc["synthetic-00003", "prediction"], rel=1e-4, abs=1e-4)
+
+
+def test_predict_with_the_plain_mlp_is_not_invariant(fitted, lora_folders, capsys):
+    code, lines, _ = predictions(capsys, "--model", fitted / "mlp", *lora_folders)
+    assert code == 0 and abs(lines[1]["prediction"] - lines[0]["prediction"]) > 1e-3
+
+
+def test_predict_refuses_another_layout_and_still_predicts_the_rest(fitted, lora_folders, tmp_path, capsys):
+    other = write_peft(random_lora({"blocks.0.attn.q": (6, 5), "blocks.9.extra": (3, 3)}, rank=4), tmp_path / "other")
+    code, lines, err = predictions(capsys, "--model", fitted / "glnet", other, lora_folders[0], tmp_path / "absent")
+    assert code == 1
+    assert [line["path"] for line in lines] == [str(lora_folders[0])]
+    refusal = next(line for line in err.splitlines() if str(other) in line)
+    assert "missing modules (2): blocks_1_mlp_fc; blocks_2_attn_out" in refusal
+    assert "modules not in the trained layout (1): blocks_9_extra" in refusal
+    assert "shapes differ (1): blocks_0_attn_q is 6x5, trained 6x4" in refusal
+    assert str(tmp_path / "absent") in err
+
+
+def test_predict_pads_a_lower_rank_and_fixed_rank_models_refuse_higher(fitted, tmp_path, capsys):
+    spec = small_zoo_spec(COUNT)
+    low = synthetic_lora(type(spec)(**{**spec.__dict__, "ranks": (2,)}), 5)
+    high = synthetic_lora(type(spec)(**{**spec.__dict__, "ranks": (6,)}), 5)
+    low_dir, high_dir = write_peft(low, tmp_path / "low"), write_peft(high, tmp_path / "high")
+    code, lines, _ = predictions(capsys, "--model", fitted / "glnet", low_dir, high_dir)
+    assert code == 0 and len(lines) == 2  # GL-net takes any rank
+    code, lines, err = predictions(capsys, "--model", fitted / "mlp", low_dir, high_dir)
+    assert code == 1 and [line["path"] for line in lines] == [str(low_dir)]
+    assert "rank 4 and cannot take rank 6" in err
+
+
+def test_predict_multilabel_and_multiclass_outputs(zoo_path, lora_folders, tmp_path, capsys):
+    assert main(["fit", "--zoo", str(zoo_path), "--task", "multilabel", "--target",
+                 "positive_functional_0,positive_functional_1", "--model", "dense", "--out", str(tmp_path / "ml"),
+                 "--epochs", "1"]) == 0
+    assert main(["fit", "--zoo", str(zoo_path), "--task", "multiclass", "--target", "dominant_module",
+                 "--model", "svd", "--out", str(tmp_path / "mc"), "--epochs", "1"]) == 0
+    capsys.readouterr()  # the fits' summaries
+    _, [line], _ = predictions(capsys, "--model", tmp_path / "ml", lora_folders[0])
+    assert set(line["prediction"]) == {"positive_functional_0", "positive_functional_1"}
+    assert all(0 <= p <= 1 for p in line["prediction"].values())
+    _, [line], _ = predictions(capsys, "--model", tmp_path / "mc", lora_folders[0])
+    assert line["prediction"]["class"] in (0, 1, 2)
+    assert set(line["prediction"]["probabilities"]) == {"0", "1", "2"}
+    assert sum(line["prediction"]["probabilities"].values()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--target", "nope"], "no columns ['nope']"),
+    (["--target", "frob_norm_total", "--hparam", "widths=3"], "unknown hyperparameter(s) ['widths']"),
+    (["--target", "frob_norm_total", "--hparam", "lr=3"], "use --lr"),
+    (["--target", "frob_norm_total", "--split", "0.9,0.1"], "one value each"),
+])
+def test_fit_errors_are_one_line(zoo_path, tmp_path, capsys, args, message):
+    code = main(["fit", "--zoo", str(zoo_path), "--task", "regression", "--model", "svd",
+                 "--out", str(tmp_path / "x"), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
