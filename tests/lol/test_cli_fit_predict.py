@@ -133,3 +133,12 @@ def test_fit_errors_are_one_line(zoo_path, tmp_path, capsys, args, message):
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_preset_then_flags(zoo_path, tmp_path):
+    assert main(["fit", "--zoo", str(zoo_path), "--task", "regression", "--target", "nuclear_norm", "--model", "svd",
+                 "--out", str(tmp_path / "run"), "--preset", "clip-score", "--epochs", "1",
+                 "--split", "0.6,0.2,0.2"]) == 0
+    settings = json.loads((tmp_path / "run" / "metrics.json").read_text())["settings"]
+    assert (settings["lr"], settings["weight_decay"], settings["batch_size"]) == (1e-3, 0.0, 8)  # the preset
+    assert settings["epochs"] == 1 and settings["split"] == [0.6, 0.2, 0.2] and settings["preset"] == "clip-score"

@@ -70,3 +70,16 @@ def test_loading_refuses_incomplete_or_newer_folders(zoo, tmp_path):
         load_model_folder(folder)
     with pytest.raises(FileExistsError):  # a fit never writes over an earlier run by accident
         write_fit_outputs(folder, result, zoo, {})
+
+
+def test_loras_without_a_label_are_predicted_but_not_scored(zoo, tmp_path):
+    table = zoo.table.copy()
+    table["dominant_module"] = table["dominant_module"].astype("object")
+    table.loc[[0, 7], "dominant_module"] = None
+    holey = type(zoo)(**{**zoo.__dict__, "table": table})
+    result = fit("svd", holey, "multiclass", ["dominant_module"], hparams={"epochs": 1})
+    assert result.sizes["dropped_missing_target"] == 2
+    assert sum(result.sizes[s] for s in ("train", "val", "test")) == len(zoo) - 2
+    frame = pd.read_parquet(write_fit_outputs(tmp_path / "run", result, holey, {}) / PREDICTIONS_FILE)
+    assert len(frame) == len(zoo) and frame["label"].isna().sum() == 2
+    assert frame.loc[[0, 7], "label"].isna().all() and frame.loc[[0, 7], "prediction"].isin([0, 1, 2]).all()

@@ -195,7 +195,7 @@ class _FeatureSource:
     def __init__(self, model: LoLModel, batch: LoraBatch, budget: int | None = None):
         budget = CACHE_BUDGET_BYTES if budget is None else budget
         self.model, self.batch, self.size, self.seconds = model, batch, batch.size, 0.0
-        probe_rows = torch.arange(min(self.size, 16))
+        probe_rows = torch.arange(min(self.size, 2))  # two rows: Dense features of big LoRAs are huge
         with torch.no_grad():
             probe = model.preprocess(batch.take(probe_rows))
         estimate = feature_bytes(probe) / max(len(probe_rows), 1) * self.size
