@@ -177,3 +177,15 @@ def test_glnet_with_a_biased_first_layer_is_caught():
     batch = random_lora_batch(8)
     with pytest.raises(AssertionError, match="not invariant"):
         assert_invariant(model, batch, gl_action(batch))
+
+
+def test_step_gated_trunk_is_positively_homogeneous():
+    """The reason "step" is the default gate: the gates see only the direction of ΔW, so
+    scaling U by c > 0 scales the trunk's U output by c and leaves V's alone."""
+    trunk, batch = _Trunk(fitted_model("glnet", layers=3, gate="step")), random_lora_batch(8)
+    c = float(torch.empty(()).uniform_(0.1, 10.0))
+    scaled = trunk(LoraBatch([c * u for u in batch.U], list(batch.V)))
+    plain = trunk(batch)
+    for u_scaled, u, v_scaled, v in zip(scaled.U, plain.U, scaled.V, plain.V):
+        torch.testing.assert_close(u_scaled, c * u)
+        torch.testing.assert_close(v_scaled, v)

@@ -10,8 +10,8 @@ from lolzoo.lol.testing import assert_invariant, random_gl_per_module, random_or
 
 from lol_model_helpers import INVARIANT_KINDS, fitted_model, random_lora_batch
 
-GLNET_VARIANTS = [dict(head=head, gate=gate) for head in ("flat", "module-mean", "entry-mean")
-                  for gate in ("sigmoid", "step")] + [dict(layers=1), dict(layers=3, equivariant_hidden=5)]
+GLNET_VARIANTS = [dict(head=head, gate=gate, layers=2) for head in ("flat", "module-mean", "entry-mean")
+                  for gate in ("sigmoid", "step")] + [dict(layers=3, equivariant_hidden=5), dict(layers=1)]
 
 
 def gl_action(batch):

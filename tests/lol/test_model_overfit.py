@@ -25,7 +25,8 @@ def training_losses(model, batch, targets, steps=60, lr=1e-2):
 
 
 @pytest.mark.parametrize("kind, hparams", [(kind, {}) for kind in MODEL_KINDS] + [
-    ("glnet", {"gate": "step"}), ("glnet", {"head": "module-mean"}), ("glnet", {"head": "entry-mean", "layers": 1})])
+    ("glnet", {"layers": 2}), ("glnet", {"layers": 2, "gate": "sigmoid"}), ("glnet", {"head": "module-mean"}),
+    ("glnet", {"head": "entry-mean"})])
 def test_loss_falls_on_a_tiny_batch(kind, hparams):
     model = fitted_model(kind, torch.float32, out_dim=1, **hparams)
     batch = random_lora_batch(8, dtype=torch.float32)

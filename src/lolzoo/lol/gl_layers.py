@@ -58,7 +58,7 @@ class GLGate(nn.Module):
     never from the n×m product.
     """
 
-    def __init__(self, gate: str = "sigmoid"):
+    def __init__(self, gate: str = "step"):
         super().__init__()
         if gate not in GATES:
             raise ValueError(f"unknown gate {gate!r}; valid: {sorted(GATES)}")

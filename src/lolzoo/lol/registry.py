@@ -1,13 +1,14 @@
 """Build any LoL model by name, and rebuild it from its config.
 
-    build_model("glnet", shapes=[(320, 320), (320, 768)], rank=4, out_dim=1, layers=1)
+    build_model("glnet", shapes=[(320, 320), (320, 768)], rank=4, out_dim=1, layers=2)
     model_from_config(model.config())  # then load_state_dict: fitted buffers come back
 
 Default hyperparameters per kind (default_hparams(kind)):
 - "mlp", "o-align", "svd", "dense": hidden=[64] (one hidden layer of 64, as the paper's
   baselines), dropout=0.0.
-- "glnet": equivariant_hidden=16, layers=2 (so the gate is used; 1 = the paper's diffusion
-  runs), gate="sigmoid", head="flat", hidden=[64], dropout=0.0; see lolzoo.lol.glnet.
+- "glnet": equivariant_hidden=16, layers=1 (the paper's diffusion runs; its Qwen2 runs used 2),
+  gate="step" (used from layers=2 on), head="flat", hidden=[64], dropout=0.0; the reasons
+  are in lolzoo.lol.glnet.
 `rank` is the rank of the zoo: the input rank of "mlp"/"o-align" (fixed), the number of
 singular values "svd" keeps; "dense" and "glnet" take any rank and only record it.
 """
