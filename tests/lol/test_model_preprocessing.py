@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 
 from lolzoo.lol.base import LoraBatch
@@ -80,8 +82,14 @@ def test_glnet_scales_each_module_to_unit_rms():
     train = random_lora_batch(30)
     model = fitted_model("glnet")
     model.fit_preprocessing(train)
-    scaled = model.preprocess(train)
-    for u, v in zip(scaled.U, scaled.V):
-        rms = (u @ v.mT).pow(2).mean().sqrt()
+    for scale, u, v in zip(model.module_scale, train.U, train.V):
+        rms = (scale * (u @ v.mT)).pow(2).mean().sqrt()
         torch.testing.assert_close(rms, rms.new_tensor(1.0))
     assert model.module_scale.unique().numel() == len(SHAPES)  # the helper's modules differ in scale
+    # The scale is applied after the first linear layer; that is the same as scaling the input.
+    root = model.module_scale.sqrt()
+    scaled = LoraBatch([u * s for u, s in zip(train.U, root)], [v * s for v, s in zip(train.V, root)])
+    unscaled = copy.deepcopy(model)
+    unscaled.module_scale.fill_(1.0)
+    with torch.no_grad():
+        torch.testing.assert_close(model.eval()(train), unscaled.eval()(scaled))

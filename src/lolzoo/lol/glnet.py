@@ -112,14 +112,16 @@ class GLNet(LoLModel):
         self.scale_fitted.fill_(True)
 
     def preprocess(self, batch: LoraBatch) -> LoraBatch:
+        """Only checks: GL-net reads U and V as they are. The fitted input scale is applied
+        after the first (linear) layer, on h rows instead of n, so no copy of the LoRA is made."""
         check_fitted(self.scale_fitted, self.kind)
-        batch = self.checked(batch)
-        root = self.module_scale.sqrt()
-        return LoraBatch([u * s for u, s in zip(batch.U, root)], [v * s for v, s in zip(batch.V, root)])
+        return self.checked(batch)
 
     def equivariant_features(self, x: LoraBatch) -> LoraBatch:
         """The equivariant part: (B, h, r) per module for U and for V."""
         x = self.linears[0](x)
+        root = self.module_scale.sqrt()  # W (√s U) = √s (W U)
+        x = LoraBatch([u * s for u, s in zip(x.U, root)], [v * s for v, s in zip(x.V, root)])
         for linear in self.linears[1:]:
             x = linear(self.gate(x))
         return x
