@@ -36,9 +36,10 @@ FLOAT = 4  # bytes
 
 
 def random_batch(layers: int, width: int, size: int, generator: torch.Generator) -> LoraBatch:
-    shape = (size, width, RANK)
-    return LoraBatch([torch.randn(shape, generator=generator) / width ** 0.5 for _ in range(layers)],
-                     [torch.randn(shape, generator=generator) / width ** 0.5 for _ in range(layers)])
+    """Random LoRAs laid out as load_zoo gives them: (B, d, r) views of rank-major storage."""
+    shape = (size, RANK, width)
+    return LoraBatch([torch.randn(shape, generator=generator).mT / width ** 0.5 for _ in range(layers)],
+                     [torch.randn(shape, generator=generator).mT / width ** 0.5 for _ in range(layers)])
 
 
 def needed_bytes(kind: str, layers: int, width: int, hidden: int) -> int:

@@ -28,7 +28,10 @@ def test_pandas_reads_ids_labels_and_weights(zoo_path, mixed_entries):
     first = lora.modules[0]
     floats = np.frombuffer(frame.loc[1, "weights"], dtype="<f4")
     assert floats.size == sum(m.U.numel() + m.V.numel() for m in lora.modules)
-    np.testing.assert_array_equal(floats[:first.U.numel()], first.U.numpy().ravel())
+    # rank-major: Uᵀ (lora_B transposed), then Vᵀ (lora_A as adapters store it)
+    np.testing.assert_array_equal(floats[:first.U.numel()], first.U.numpy().T.ravel())
+    v_start = first.U.numel()
+    np.testing.assert_array_equal(floats[v_start:v_start + first.V.numel()], first.V.numpy().T.ravel())
 
 
 def test_pyarrow_reads_label_columns_without_touching_weights(zoo_path, mixed_entries):

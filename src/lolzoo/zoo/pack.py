@@ -258,8 +258,8 @@ def _parquet_column_paths(schema: pa.Schema) -> list[str]:
 
 
 def _flatten_weights(lora: Lora) -> np.ndarray:
-    """U then V of every module, float32 little-endian, one contiguous row (one torch.cat)."""
-    parts = [t.detach().to("cpu", torch.float32).reshape(-1) for m in lora.modules for t in (m.U, m.V)]
+    """Uᵀ then Vᵀ of every module (rank-major), float32 little-endian, one contiguous row (one torch.cat)."""
+    parts = [t.detach().to("cpu", torch.float32).T.reshape(-1) for m in lora.modules for t in (m.U, m.V)]
     return torch.cat(parts).numpy().astype(WEIGHTS_DTYPE, copy=False)
 
 

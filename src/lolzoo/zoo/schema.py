@@ -13,8 +13,10 @@ One row per LoRA.  Columns, in order:
     weights        large_binary      every module's U then V, see below
 
 The weights of one row are raw little-endian float32: for each module k in module order,
-U_k (n_k x r_k, row-major) then V_k (m_k x r_k, row-major), with U = B and V = Aᵀ as stored
-in the adapter (alpha/r NOT folded in; the alphas column keeps it).  Raw bytes rather than
+Uᵀ_k (r_k x n_k, row-major) then Vᵀ_k (r_k x m_k, row-major): lora_B transposed and lora_A
+exactly as the adapter stores it (alpha/r NOT folded in; the alphas column keeps it).
+Rank-major because it is the layout the LoL models read fastest: GL-net's first layer is
+one (B·r x n) @ (n x h) product per module when each rank row of U is contiguous.  Raw bytes rather than
 list<float32>: Parquet stores lists with a repetition and a definition level per float,
 and decoding those levels made loading ~3x slower than one binary value per row
 (benchmarks/zoo_io.py).  Any Parquet reader still sees every other column as usual;
@@ -90,7 +92,7 @@ class ZooInfo:
             "column": WEIGHTS_COLUMN,
             "dtype": "float32",
             "byteorder": "little",
-            "layout": "per module in order: U (n x r, row-major) then V (m x r, row-major); "
+            "layout": "per module in order: U^T (r x n, row-major) then V^T (r x m, row-major); "
                       "r from module_ranks; alpha/r not folded in",
         }
         return json.dumps(data, sort_keys=True).encode()
