@@ -7,9 +7,6 @@ import torch
 from lolzoo.lol.base import LoraBatch
 from lolzoo.lol.registry import build_model
 
-# These tensors are tiny: intra-op threads only add overhead, and on a busy 2-CPU machine
-# their contention made a GL-net training step 200× slower (0.8 s instead of 4 ms).
-torch.set_num_threads(1)
 
 # Different shapes, a repeated shape, and a module with fewer rows (2) than the rank.
 SHAPES = [(6, 5), (4, 7), (6, 5), (2, 5)]

@@ -15,8 +15,6 @@ from torch import nn
 from lolzoo.lol.base import LoLModel, LoraBatch
 from lolzoo.zoo.synthetic import SyntheticZooSpec, write_synthetic_zoo
 
-# Tiny tensors: extra intra-op threads only contend on a busy 2-CPU machine.
-torch.set_num_threads(1)
 
 # Small modules: Σ n·m = 120 entries of ΔW, fewer than the ~480 training LoRAs of the learning
 # test, so a target linear in ΔW is identifiable (the default synthetic shapes have 928).
