@@ -21,10 +21,12 @@ VERBS = {
     "pack": ("lolzoo.zoo.cli", "pack LoRA folders and a label CSV into one Parquet zoo"),
     "synthetic-zoo": ("lolzoo.zoo.synthetic_cli", "write a synthetic zoo with GL-invariant labels"),
     "synthesize": ("lolzoo.zoo.synthesize_cli", "write one synthetic LoRA and its labels (a workflow job)"),
+    "finetune-data": ("lolzoo.data.prepare_cli", "write one LoRA's finetuning images and labels (a workflow job)"),
     "gather-labels": ("lolzoo.zoo.labels_cli", "gather per-LoRA label files into one CSV"),
     "fit": ("lolzoo.lol.fit_cli", "train one LoL model on a zoo: metrics, predictions and the model"),
     "predict": ("lolzoo.lol.predict_cli", "predict labels of LoRA files or folders with a trained LoL model"),
     "compare": ("lolzoo.lol.compare_cli", "tables (CSV, Markdown) of fitted models: mean ± std over seeds"),
+    "build-base": ("lolzoo.bases.build_cli", "build and save an untrained tiny base (tiny-sd pipeline or tiny-clip)"),
 }
 
 

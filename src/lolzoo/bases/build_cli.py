@@ -1,0 +1,49 @@
+"""`lolzoo build-base --kind {tiny-sd,tiny-clip} --seed N --out DIR`: an untrained tiny base.
+
+Writes the folder atomically (a killed job leaves no folder that looks complete): a tiny-sd
+folder loads with StableDiffusionPipeline.from_pretrained, a tiny-clip folder with
+lolzoo.bases.tiny_clip.load_tiny_clip. Both also get base.json: kind, seed, parameter counts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lolzoo.errors import UserError
+from lolzoo.io import atomic_dir, atomic_write_json
+
+KINDS = ("tiny-sd", "tiny-clip")
+CARD_FILE = "base.json"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--kind", required=True, choices=KINDS, help="which base to build")
+    parser.add_argument("--seed", type=int, default=0, help="the weights are a pure function of the seed (default 0)")
+    parser.add_argument("--out", required=True, type=Path, help="the folder to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
+
+
+def run(args) -> int:
+    try:
+        with atomic_dir(args.out, overwrite=args.overwrite) as staging:
+            counts = build_and_save(args.kind, args.seed, staging)
+            atomic_write_json(staging / CARD_FILE, {"kind": args.kind, "seed": args.seed, "trained": False,
+                                                    "parameters": counts})
+    except FileExistsError as err:  # atomic_dir checks before anything is built
+        raise UserError(f"{args.out}: output exists and is not empty; pass --overwrite to replace it") from err
+    print(f"wrote untrained {args.kind} (seed {args.seed}, {counts}) to {args.out}")
+    return 0
+
+
+def build_and_save(kind: str, seed: int, folder: Path) -> dict[str, int]:
+    if kind == "tiny-sd":
+        from lolzoo.bases.tiny_sd import build_tiny_sd, parameter_counts, save_tiny_sd
+
+        pipeline = build_tiny_sd(seed)
+        save_tiny_sd(pipeline, folder)
+        return parameter_counts(pipeline)
+    from lolzoo.bases.tiny_clip import build_tiny_clip, parameter_count, save_tiny_clip
+
+    clip = build_tiny_clip(seed)
+    save_tiny_clip(clip, folder)
+    return parameter_count(clip)
