@@ -26,7 +26,7 @@ MAX_LENGTH = 77  # CLIP's context length: SD 1.x conditions on 77 token embeddin
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 FACE_WORDS = ("face", "faces", "man", "woman", "with", "without", "glasses", "beard", "hat",
               "smile", "smiling", "long", "short", "hair", "young", "old", "blond", "dark",
-              "bald", "eyeglasses", "mustache", "wearing", "and", "no")
+              "bald", "eyeglasses", "mustache", "wearing", "and", "no", "male", "female")
 CAPTION_WORDS = ("a", "an", "the", "photo", "picture", "image", "drawing", "of", "digit",
                  "number", "handwritten", "sks", "skd", "celebrity", "person", "thing",
                  "style", "in", "on", "background", "colored", "coloured", "red", "green",
