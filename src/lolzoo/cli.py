@@ -22,7 +22,6 @@ VERBS = {
     "synthetic-zoo": ("lolzoo.zoo.synthetic_cli", "write a synthetic zoo with GL-invariant labels"),
     "synthesize": ("lolzoo.zoo.synthesize_cli", "write one synthetic LoRA and its labels (a workflow job)"),
     "finetune-data": ("lolzoo.data.prepare_cli", "write one LoRA's finetuning images and labels (a workflow job)"),
-    "finetune-data": ("lolzoo.data.prepare_cli", "write one LoRA's finetuning images and labels (a workflow job)"),
     "gather-labels": ("lolzoo.zoo.labels_cli", "gather per-LoRA label files into one CSV"),
     "fit": ("lolzoo.lol.fit_cli", "train one LoL model on a zoo: metrics, predictions and the model"),
     "predict": ("lolzoo.lol.predict_cli", "predict labels of LoRA files or folders with a trained LoL model"),
