@@ -27,6 +27,7 @@ VERBS = {
     "predict": ("lolzoo.lol.predict_cli", "predict labels of LoRA files or folders with a trained LoL model"),
     "compare": ("lolzoo.lol.compare_cli", "tables (CSV, Markdown) of fitted models: mean ± std over seeds"),
     "build-base": ("lolzoo.bases.build_cli", "build and save an untrained tiny base (tiny-sd pipeline or tiny-clip)"),
+    "finetune-diffusion": ("lolzoo.diffusion.finetune_cli", "train one DreamBooth LoRA of an SD-1.x base (a workflow job)"),
 }
 
 

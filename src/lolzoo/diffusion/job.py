@@ -1,0 +1,106 @@
+"""The per-LoRA job JSON the workflow passes, checked once and turned into typed settings.
+
+A job is {"recipe": <the LoRA's recipe row>, "zoo": <its zoo's config>}. Everything the
+finetuning and the evaluation read from it is here, so a malformed job fails before any
+model is loaded, with one line that names the key.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from lolzoo.errors import LolzooError
+
+ZOO_TYPES = ("dreambooth-subject", "dreambooth-classes")
+
+
+class JobError(LolzooError):
+    """A job JSON that is not what the workflow passes."""
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    lora_id: str
+    seed: int
+    rank: int
+    alpha: float
+    target_modules: tuple[str, ...]
+    learning_rate: float
+    max_train_steps: int
+    gradient_accumulation_steps: int
+    train_batch_size: int
+    instance_prompt: str
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    prompts: tuple[str, ...]
+    steps: int
+    seed: int
+    guidance_scale: float
+
+
+def parse_job(text: str) -> dict:
+    try:
+        job = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise JobError(f"--job is not JSON: {err}") from None
+    if not isinstance(job, dict) or not isinstance(job.get("recipe"), dict) or not isinstance(job.get("zoo"), dict):
+        raise JobError('--job must be a JSON object {"recipe": {...}, "zoo": {...}}')
+    zoo_type = job["zoo"].get("type")
+    if zoo_type not in ZOO_TYPES:
+        raise JobError(f"zoo.type is {zoo_type!r}; a diffusion job needs one of {list(ZOO_TYPES)}")
+    return job
+
+
+def _get(section: dict, key: str, where: str, kind, default=None, minimum=None):
+    """section[key] converted by `kind`; missing (without default) or unconvertible is a JobError."""
+    if key not in section or section[key] is None:
+        if default is None:
+            raise JobError(f"{where}.{key} is missing")
+        return default
+    try:
+        value = kind(section[key])
+    except (TypeError, ValueError):
+        raise JobError(f"{where}.{key} = {section[key]!r} is not a {kind.__name__}") from None
+    if minimum is not None and value < minimum:
+        raise JobError(f"{where}.{key} = {value!r} must be at least {minimum}")
+    return value
+
+
+def training_settings(job: dict) -> TrainingSettings:
+    recipe, lora = job["recipe"], job["zoo"].get("lora") or {}
+    # The recipe row carries rank and alpha when the zoo samples them; else the zoo's LoRA config.
+    rank = _get(recipe, "rank", "recipe", int, default=lora.get("rank"), minimum=1)
+    alpha = _get(recipe, "lora_alpha", "recipe", float, default=lora.get("alpha"))
+    if rank is None or alpha is None:
+        raise JobError("recipe.rank / recipe.lora_alpha (or zoo.lora.rank / zoo.lora.alpha) are missing")
+    targets = lora.get("target_modules")
+    if not targets or not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+        raise JobError("zoo.lora.target_modules must be a non-empty list of module names")
+    return TrainingSettings(
+        lora_id=_get(recipe, "lora_id", "recipe", str),
+        seed=_get(recipe, "seed", "recipe", int),
+        rank=int(rank), alpha=float(alpha), target_modules=tuple(targets),
+        learning_rate=_get(recipe, "learning_rate", "recipe", float),
+        max_train_steps=_get(recipe, "max_train_steps", "recipe", int, minimum=1),
+        gradient_accumulation_steps=_get(recipe, "gradient_accumulation_steps", "recipe", int, default=1, minimum=1),
+        train_batch_size=_get(recipe, "train_batch_size", "recipe", int, default=1, minimum=1),
+        instance_prompt=_get(recipe, "instance_prompt", "recipe", str),
+    )
+
+
+def evaluation_settings(job: dict) -> EvaluationSettings:
+    evaluation = job["zoo"].get("evaluation")
+    if not isinstance(evaluation, dict):
+        raise JobError("zoo.evaluation is missing")
+    prompts = evaluation.get("prompts")
+    if not prompts or not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts):
+        raise JobError("zoo.evaluation.prompts must be a non-empty list of strings")
+    return EvaluationSettings(
+        prompts=tuple(prompts),
+        steps=_get(evaluation, "steps", "zoo.evaluation", int, default=20, minimum=1),
+        seed=_get(evaluation, "seed", "zoo.evaluation", int, default=42),
+        guidance_scale=_get(evaluation, "guidance_scale", "zoo.evaluation", float, default=7.5),
+    )
