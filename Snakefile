@@ -23,6 +23,7 @@ wildcard_constraints:
 
 
 include: "workflow/rules/recipes.smk"
+include: "workflow/rules/data.smk"
 include: "workflow/rules/synthetic.smk"
 include: "workflow/rules/pack.smk"
 

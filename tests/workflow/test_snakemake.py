@@ -1,5 +1,6 @@
 """The workflow as users drive it: Snakemake on the test world, lint, broken configs, reruns."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -74,6 +75,16 @@ def test_packed_zoo_holds_every_lora_recipe_and_label(test_world):
         for k, module in enumerate(lora.modules):
             assert torch.equal(zoo.U[k][i, :, :module.rank], module.U)
             assert torch.equal(zoo.V[k][i, :, :module.rank], module.V)
+
+
+def test_single_target_builds_one_loras_finetuning_data(test_world):
+    target = "results/celeba/data/celeba-00002"
+    result = snakemake(test_world, target, "--cores", "1", "--configfile", str(REPO / "config/test.yaml"))
+    assert "finetune_data" in result.stdout + result.stderr
+    metadata = json.loads((test_world / target / "metadata.json").read_text())
+    assert metadata["labels"]["subject"] == 2 and metadata["labels"]["dataset_size"] == 5
+    assert sorted(p.name for p in (test_world / target).glob("*.png")) == [f"{i:03d}.png" for i in range(5)]
+    assert not (test_world / "results" / "celeba" / "data" / "celeba-00001").exists()  # only what was asked
 
 
 def test_rebuilding_a_zoo_reruns_only_its_missing_lora(test_world):

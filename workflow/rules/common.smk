@@ -37,11 +37,12 @@ def zoo_spec_json(wildcards):
 
 
 def lora_job_json(wildcards):
-    """What one LoRA's job needs: its recipe and its zoo's settings."""
-    return json.dumps(
-        {"recipe": RECIPES[wildcards.zoo][wildcards.lora_id], "zoo": config["zoos"][wildcards.zoo]},
-        sort_keys=True,
-    )
+    """What one LoRA's job needs: its recipe, its zoo's settings and its data source's."""
+    zoo = config["zoos"][wildcards.zoo]
+    job = {"recipe": RECIPES[wildcards.zoo][wildcards.lora_id], "zoo": zoo}
+    if "data" in zoo:
+        job["data"] = config["data"][zoo["data"]]
+    return json.dumps(job, sort_keys=True)
 
 
 def zoo_lora_ids(zoo):

@@ -1,0 +1,16 @@
+# Finetuning data: each LoRA's own images (a subject's photos, or one image per present
+# class) and the labels that follow from them (attributes by majority, present classes).
+rule finetune_data:
+    output:
+        directory(f"{RESULTS}/{{zoo}}/data/{{lora_id}}"),
+    params:
+        job=lora_job_json,
+    log:
+        f"{RESULTS}/logs/{{zoo}}/finetune_data/{{lora_id}}.log",
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/lolzoo.yaml"
+    shell:
+        "python -m lolzoo finetune-data --job {params.job:q} --out {output} > {log} 2>&1"
