@@ -28,6 +28,7 @@ VERBS = {
     "compare": ("lolzoo.lol.compare_cli", "tables (CSV, Markdown) of fitted models: mean ± std over seeds"),
     "build-base": ("lolzoo.bases.build_cli", "build and save an untrained tiny base (tiny-sd pipeline or tiny-clip)"),
     "finetune-diffusion": ("lolzoo.diffusion.finetune_cli", "train one DreamBooth LoRA of an SD-1.x base (a workflow job)"),
+    "evaluate-diffusion": ("lolzoo.diffusion.evaluate_cli", "CLIP-score one diffusion LoRA and write its label file (a workflow job)"),
 }
 
 
