@@ -31,7 +31,7 @@ def run(args) -> int:
     from lolzoo.diffusion.images import load_images
     from lolzoo.diffusion.runtime import pick_device, progress, quiet_library_progress
     from lolzoo.io import atomic_write_json
-    from lolzoo.lora import write_diffusers
+    from lolzoo.diffusion.lora_file import write_lora_folder
 
     if not args.base.is_dir():
         raise FileNotFoundError(f"--base {args.base}: no such folder")
@@ -44,7 +44,7 @@ def run(args) -> int:
     with progress(settings.max_train_steps, f"finetune {settings.lora_id}") as bar:
         result = finetune(pipeline, images, settings, device, progress=bar)
     trained = time.perf_counter()
-    write_diffusers(result.lora, args.out, overwrite=True)
+    write_lora_folder(result.lora, args.out)
     finished = time.perf_counter()
     if args.log_json:
         atomic_write_json(args.log_json, {
