@@ -1,0 +1,132 @@
+"""`lolzoo pretrain-base --kind {tiny-sd,tiny-clip} --base DIR --out DIR --minutes M`: pretrain a
+base built by `lolzoo build-base` on the captioned digits and faces.
+
+tiny-sd trains the VAE first (a `--vae-share` of the time, default 35%), sets its latent scale,
+then the UNet on its latents with the rest (plus any VAE time left over); tiny-clip trains the
+contrastive model. The output folder has the input's layout (it loads the same way) and a
+base.json that records the steps each part ran, its losses and times.
+
+Determinism: runs use `--threads` intra-op threads (default 2; results can differ across
+thread counts). A step budget (`--steps`, `--vae-steps`) reproduces the same weights for the
+same seed and threads; a time budget stops wherever the machine got to, and base.json says
+where, so that step count can be passed back to rebuild the same weights.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from lolzoo.errors import UserError
+from lolzoo.io import atomic_dir, atomic_write_json
+
+KINDS = ("tiny-sd", "tiny-clip")
+CARD_FILE = "base.json"
+LOSSES_FILE = "pretrain_losses.json"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--kind", required=True, choices=KINDS, help="which base to pretrain")
+    parser.add_argument("--base", required=True, type=Path, help="an untrained base folder from `lolzoo build-base`")
+    parser.add_argument("--out", required=True, type=Path, help="the folder to write")
+    parser.add_argument("--minutes", type=float, help="wall-clock budget for the whole run")
+    parser.add_argument("--steps", type=int, help="step budget: the UNet's (tiny-sd) or the CLIP's (tiny-clip)")
+    parser.add_argument("--vae-steps", type=int, help="tiny-sd: step budget of the VAE")
+    parser.add_argument("--vae-share", type=float, default=0.35, help="tiny-sd: share of --minutes for the VAE")
+    parser.add_argument("--faces", type=int, default=1800, help="face images in the training set (plus all 1,797 digits)")
+    parser.add_argument("--digits", type=int, default=None, help="use only the first N digits (default all; for quick runs)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of batch order, noise and dropout (default 0)")
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
+    parser.add_argument("--log-every", type=int, default=50, help="print the loss every N steps (0: quiet)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
+
+
+def run(args) -> int:
+    check_arguments(args)
+    torch.set_num_threads(args.threads)
+    from lolzoo.bases.pretrain_data import captioned_images
+
+    data = captioned_images(faces=args.faces, digits=args.digits)
+    try:
+        with atomic_dir(args.out, overwrite=args.overwrite) as staging:
+            pretrain = pretrain_tiny_sd if args.kind == "tiny-sd" else pretrain_tiny_clip
+            record, losses = pretrain(args, data, staging)
+            base_card = json.loads((args.base / CARD_FILE).read_text())
+            atomic_write_json(staging / CARD_FILE, {**base_card, "trained": True, "pretraining": record})
+            (staging / LOSSES_FILE).write_text(json.dumps(losses) + "\n")
+    except FileExistsError as err:  # atomic_dir checks before anything is trained
+        raise UserError(f"{args.out}: output exists and is not empty; pass --overwrite to replace it") from err
+    print(f"wrote pretrained {args.kind} to {args.out}: {json.dumps(record)}")
+    return 0
+
+
+def check_arguments(args) -> None:
+    """Fail in one line, before any data is built, on a missing or wrong base or an empty budget."""
+    card = args.base / CARD_FILE
+    if not card.is_file():
+        raise UserError(f"{args.base}: not a base folder (no {CARD_FILE}); build one with `lolzoo build-base`")
+    kind = json.loads(card.read_text()).get("kind")
+    if kind != args.kind:
+        raise UserError(f"{args.base}: holds a {kind} base, not {args.kind}")
+    if args.minutes is None and args.steps is None:
+        raise UserError("give a budget: --minutes, --steps or both")
+    if args.kind == "tiny-sd" and args.minutes is None and args.vae_steps is None:
+        raise UserError("tiny-sd with a step budget needs --vae-steps too")
+    if not 0 < args.vae_share < 1:
+        raise UserError(f"--vae-share must be between 0 and 1, not {args.vae_share}")
+    if args.threads < 1:
+        raise UserError(f"--threads must be at least 1, not {args.threads}")
+
+
+def pretrain_tiny_sd(args, data, folder: Path) -> tuple[dict, dict]:
+    from lolzoo.bases.pretrain_budget import Budget
+    from lolzoo.bases.pretrain_unet import train_unet
+    from lolzoo.bases.pretrain_vae import set_latent_scale, train_vae
+    from lolzoo.bases.tiny_sd import load_tiny_sd, save_tiny_sd
+
+    pipeline = load_tiny_sd(args.base)
+    total_seconds = None if args.minutes is None else 60.0 * args.minutes
+    started = time.monotonic()
+    vae_seconds = None if total_seconds is None else args.vae_share * total_seconds
+    vae_losses = train_vae(pipeline.vae, data.images, Budget(steps=args.vae_steps, seconds=vae_seconds),
+                           seed=args.seed, log_every=args.log_every)
+    vae_time = time.monotonic() - started
+    scale = set_latent_scale(pipeline.vae, data.images, seed=args.seed)
+    unet_seconds = None if total_seconds is None else max(1.0, total_seconds - (time.monotonic() - started))
+    unet_started = time.monotonic()
+    unet_losses = train_unet(pipeline, data.images, data.captions, Budget(steps=args.steps, seconds=unet_seconds),
+                             seed=args.seed, log_every=args.log_every)
+    save_tiny_sd(pipeline, folder)
+    record = {"seed": args.seed, "threads": args.threads, "images": len(data), "minutes": args.minutes,
+              "vae_steps": len(vae_losses), "vae_seconds": round(vae_time, 1),
+              "vae_loss_first_last": [vae_losses[0], _tail_mean(vae_losses)],
+              "latent_scaling_factor": scale,
+              "unet_steps": len(unet_losses), "unet_seconds": round(time.monotonic() - unet_started, 1),
+              "unet_loss_first_last": [unet_losses[0], _tail_mean(unet_losses)]}
+    return record, {"vae": vae_losses, "unet": unet_losses}
+
+
+def pretrain_tiny_clip(args, data, folder: Path) -> tuple[dict, dict]:
+    from lolzoo.bases.pretrain_budget import Budget
+    from lolzoo.bases.pretrain_clip import train_clip
+    from lolzoo.bases.tiny_clip import load_tiny_clip, save_tiny_clip
+
+    clip = load_tiny_clip(args.base)
+    started = time.monotonic()
+    seconds = None if args.minutes is None else 60.0 * args.minutes
+    losses = train_clip(clip, data.images, data.captions, Budget(steps=args.steps, seconds=seconds),
+                        seed=args.seed, log_every=args.log_every)
+    save_tiny_clip(clip, folder)
+    record = {"seed": args.seed, "threads": args.threads, "images": len(data), "minutes": args.minutes,
+              "clip_steps": len(losses), "clip_seconds": round(time.monotonic() - started, 1),
+              "clip_loss_first_last": [losses[0], _tail_mean(losses)]}
+    return record, {"clip": losses}
+
+
+def _tail_mean(losses: list[float], window: int = 20) -> float:
+    """The mean of the last steps: one step's loss is too noisy to report."""
+    tail = losses[-window:]
+    return sum(tail) / len(tail)

@@ -1,0 +1,115 @@
+"""Pretrain the tiny pipeline's UNet on VAE latents of captioned images, text encoder frozen.
+
+DDPM noise prediction (SD 1.x's epsilon objective and noise schedule) with AdamW at batch 64.
+10% of captions are dropped to the empty prompt, so the model learns the unconditional
+prediction that classifier-free guidance needs. An exponential moving average of the weights
+is kept and is what the saved model gets: EMA samples are much cleaner after short training.
+
+The text encoder stays at its random init (measured: a frozen random encoder still gives
+distinct embeddings per caption, enough to condition on), so every caption's embedding is
+computed once up front instead of every step.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from lolzoo.bases.pretrain_budget import Budget
+from lolzoo.bases.tiny_sd import training_scheduler
+
+CAPTION_DROPOUT = 0.1
+EMA_DECAY = 0.999
+
+
+@torch.no_grad()
+def encode_prompts(pipeline, prompts: list[str]) -> torch.Tensor:
+    """(N, 77, hidden) text-encoder states, as the pipeline conditions on them."""
+    tokens = pipeline.tokenizer(list(prompts), padding="max_length", max_length=pipeline.tokenizer.model_max_length,
+                                truncation=True, return_tensors="pt").input_ids
+    return pipeline.text_encoder(tokens)[0]
+
+
+@torch.no_grad()
+def encode_latent_distribution(vae, images: torch.Tensor, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior mean and std of every image (unscaled); the loop samples from them per step."""
+    means, stds = [], []
+    for i in range(0, len(images), batch_size):
+        posterior = vae.encode(images[i:i + batch_size]).latent_dist
+        means.append(posterior.mean)
+        stds.append(posterior.std)
+    return torch.cat(means), torch.cat(stds)
+
+
+class EmaWeights:
+    """An exponential moving average of a module's parameters, with the usual warm-up
+    (decay min(EMA_DECAY, (1 + t) / (10 + t))) so early averages are not stuck at the init."""
+
+    def __init__(self, module: torch.nn.Module, decay: float = EMA_DECAY):
+        self.decay = decay
+        self.shadow = [p.detach().clone() for p in module.parameters()]
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, module: torch.nn.Module) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for shadow, param in zip(self.shadow, module.parameters()):
+            shadow.lerp_(param.detach(), 1.0 - decay)
+
+    @torch.no_grad()
+    def copy_to(self, module: torch.nn.Module) -> None:
+        for shadow, param in zip(self.shadow, module.parameters()):
+            param.copy_(shadow)
+
+
+def train_unet(pipeline, images: torch.Tensor, captions: list[str], budget: Budget, seed: int = 0,
+               batch_size: int = 64, learning_rate: float = 1e-3, warmup_steps: int = 100,
+               caption_dropout: float = CAPTION_DROPOUT, log_every: int = 0) -> list[float]:
+    """Train pipeline.unet in place and leave the EMA weights in it; returns every step's loss.
+
+    `images` are (N, 3, H, W) in [-1, 1]; the VAE (already pretrained, scale set) encodes them once.
+    """
+    if len(images) != len(captions):
+        raise ValueError(f"{len(images)} images but {len(captions)} captions")
+    generator = torch.Generator().manual_seed(seed)
+    unet, scale = pipeline.unet, pipeline.vae.config.scaling_factor
+    noise_scheduler = training_scheduler(pipeline)
+
+    latent_mean, latent_std = encode_latent_distribution(pipeline.vae, images)
+    unique = sorted(set(captions))
+    caption_ids = torch.tensor([unique.index(c) for c in captions])
+    prompt_states = encode_prompts(pipeline, unique)
+    empty_state = encode_prompts(pipeline, [""])
+
+    optimizer = torch.optim.AdamW(unet.parameters(), lr=learning_rate, weight_decay=1e-2)
+    warmup = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup_steps))
+    ema = EmaWeights(unet)
+    unet.train()
+    losses: list[float] = []
+    budget.start()
+    while budget.allows(len(losses)):
+        index = torch.randint(len(images), (batch_size,), generator=generator)
+        latents = (latent_mean[index] + latent_std[index] * torch.randn(latent_mean[index].shape, generator=generator)) * scale
+        noise = torch.randn(latents.shape, generator=generator)
+        timesteps = torch.randint(noise_scheduler.config.num_train_timesteps, (batch_size,), generator=generator)
+        noisy = noise_scheduler.add_noise(latents, noise, timesteps)
+        states = prompt_states[caption_ids[index]]
+        dropped = torch.rand(batch_size, generator=generator) < caption_dropout
+        states = torch.where(dropped[:, None, None], empty_state.expand_as(states), states)
+        prediction = unet(noisy, timesteps, encoder_hidden_states=states).sample
+        loss = F.mse_loss(prediction, noise)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        optimizer.step()
+        warmup.step()
+        ema.update(unet)
+        losses.append(loss.item())
+        if log_every and len(losses) % log_every == 0:
+            recent = sum(losses[-log_every:]) / log_every
+            print(f"unet step {len(losses)}: loss {recent:.4f} ({budget.elapsed():.0f} s)", flush=True)
+    ema.copy_to(unet)
+    unet.eval()
+    return losses
+

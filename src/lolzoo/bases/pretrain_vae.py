@@ -1,0 +1,67 @@
+"""Pretrain the tiny pipeline's AutoencoderKL on the captioned stand-in images (captions unused).
+
+Loss: MSE + L1 reconstruction of the decoded posterior sample, plus a small KL term that keeps
+the latents near a unit Gaussian without blurring (SD's VAE also has a perceptual and a GAN loss;
+at 32×32 plain pixel losses are enough). Afterwards the latent scaling factor becomes
+1 / std of the training latents, as SD 1.x's 0.18215 was measured, so the UNet sees unit-variance
+latents.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from lolzoo.bases.pretrain_budget import Budget
+
+KL_WEIGHT = 1e-5  # per latent element summed, so about 1e-2 of the reconstruction loss at init
+
+
+def vae_loss(vae, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    posterior = vae.encode(images).latent_dist
+    latents = posterior.sample(generator=generator)
+    reconstruction = vae.decode(latents).sample
+    pixel = F.mse_loss(reconstruction, images) + F.l1_loss(reconstruction, images)
+    return pixel + KL_WEIGHT * posterior.kl().mean()
+
+
+def train_vae(vae, images: torch.Tensor, budget: Budget, seed: int = 0, batch_size: int = 64,
+              learning_rate: float = 1e-3, log_every: int = 0) -> list[float]:
+    """Train in place; returns the loss of every step. Batches are a seeded shuffle of `images`."""
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(vae.parameters(), lr=learning_rate, weight_decay=0.0)
+    vae.train()
+    losses: list[float] = []
+    order = torch.randperm(len(images), generator=generator)
+    cursor = 0
+    budget.start()
+    while budget.allows(len(losses)):
+        if cursor + batch_size > len(order):  # a new epoch: reshuffle
+            order, cursor = torch.randperm(len(images), generator=generator), 0
+        batch = images[order[cursor:cursor + batch_size]]
+        cursor += batch_size
+        loss = vae_loss(vae, batch, generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        if log_every and len(losses) % log_every == 0:
+            print(f"vae step {len(losses)}: loss {loss:.4f} ({budget.elapsed():.0f} s)", flush=True)
+    vae.eval()
+    return losses
+
+
+@torch.no_grad()
+def latent_std(vae, images: torch.Tensor, seed: int = 0, batch_size: int = 256) -> float:
+    """The std of posterior samples over `images` (unscaled), the quantity SD's scale normalises."""
+    generator = torch.Generator().manual_seed(seed)
+    samples = [vae.encode(images[i:i + batch_size]).latent_dist.sample(generator=generator)
+               for i in range(0, len(images), batch_size)]
+    return float(torch.cat(samples).std())
+
+
+def set_latent_scale(vae, images: torch.Tensor, seed: int = 0) -> float:
+    """Set vae.config.scaling_factor to 1 / std of the latents of `images`; returns it."""
+    scale = 1.0 / latent_std(vae, images, seed)
+    vae.register_to_config(scaling_factor=scale)
+    return scale
