@@ -10,6 +10,7 @@ tokenizer's corpus, so each word is one token.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -60,13 +61,16 @@ def to_model_range(images_uint8: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images_uint8).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
+@lru_cache(maxsize=4)  # the card needs them twice (classifier, CLIP margin); read-only arrays
 def digit_set(resolution: int = 32, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """All (or the first `limit`) scikit-learn digits, upscaled and coloured, and their classes."""
     from lolzoo.data.digits import _digits, digit_image
 
     labels = _digits()[1]
     count = len(labels) if limit is None else min(limit, len(labels))
-    return np.stack([digit_image(i, resolution) for i in range(count)]), labels[:count]
+    images, classes = np.stack([digit_image(i, resolution) for i in range(count)]), labels[:count].copy()
+    images.flags.writeable = classes.flags.writeable = False
+    return images, classes
 
 
 def face_set(count: int, resolution: int = 32, seed: int = PRETRAIN_FACE_WORLD_SEED,

@@ -1,0 +1,71 @@
+"""`lolzoo pretrain-base`: one-line errors for a bad base or budget; a tiny run writes a loadable,
+trained base folder whose base.json records the steps run."""
+
+import json
+
+import pytest
+
+from lolzoo.bases.tiny_clip import load_tiny_clip
+from lolzoo.bases.tiny_sd import load_tiny_sd
+from lolzoo.cli import main
+
+QUICK = ["--faces", "8", "--digits", "8", "--threads", "1", "--log-every", "0"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bases")
+    assert main(["build-base", "--kind", "tiny-sd", "--out", str(root / "sd")]) == 0
+    assert main(["build-base", "--kind", "tiny-clip", "--out", str(root / "clip")]) == 0
+    return root
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_missing_base_folder_is_a_one_line_error(tmp_path, capsys):
+    code = main(["pretrain-base", "--kind", "tiny-sd", "--base", str(tmp_path / "nope"),
+                 "--out", str(tmp_path / "out"), "--minutes", "1"])
+    assert code == 2
+    assert "not a base folder" in one_line_error(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_wrong_kind_and_missing_budget_are_one_line_errors(built, tmp_path, capsys):
+    assert main(["pretrain-base", "--kind", "tiny-clip", "--base", str(built / "sd"), "--out", str(tmp_path / "o"),
+                 "--minutes", "1"]) == 2
+    assert "holds a tiny-sd base" in one_line_error(capsys)
+    assert main(["pretrain-base", "--kind", "tiny-clip", "--base", str(built / "clip"), "--out", str(tmp_path / "o")]) == 2
+    assert "give a budget" in one_line_error(capsys)
+    assert main(["pretrain-base", "--kind", "tiny-sd", "--base", str(built / "sd"), "--out", str(tmp_path / "o"),
+                 "--steps", "2"]) == 2
+    assert "--vae-steps" in one_line_error(capsys)
+
+
+def test_tiny_sd_run_writes_a_trained_loadable_base(built, tmp_path):
+    out = tmp_path / "sd"
+    assert main(["pretrain-base", "--kind", "tiny-sd", "--base", str(built / "sd"), "--out", str(out),
+                 "--steps", "2", "--vae-steps", "2", *QUICK]) == 0
+    card = json.loads((out / "base.json").read_text())
+    assert card["trained"] is True and card["kind"] == "tiny-sd"
+    record = card["pretraining"]
+    assert record["vae_steps"] == 2 and record["unet_steps"] == 2 and record["images"] == 16
+    pipeline = load_tiny_sd(out)
+    assert pipeline.vae.config.scaling_factor == pytest.approx(record["latent_scaling_factor"])
+    assert pipeline.vae.config.scaling_factor != 0.18215
+    losses = json.loads((out / "pretrain_losses.json").read_text())
+    assert len(losses["vae"]) == 2 and len(losses["unet"]) == 2
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+
+def test_tiny_clip_run_is_deterministic(built, tmp_path):
+    for name in ("a", "b"):
+        assert main(["pretrain-base", "--kind", "tiny-clip", "--base", str(built / "clip"),
+                     "--out", str(tmp_path / name), "--steps", "2", *QUICK]) == 0
+    assert (tmp_path / "a" / "open_clip_model.safetensors").read_bytes() == \
+        (tmp_path / "b" / "open_clip_model.safetensors").read_bytes()
+    assert json.loads((tmp_path / "a" / "base.json").read_text())["pretraining"]["clip_steps"] == 2
+    load_tiny_clip(tmp_path / "a")
