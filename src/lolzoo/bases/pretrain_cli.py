@@ -49,9 +49,9 @@ def run(args) -> int:
     torch.set_num_threads(args.threads)
     from lolzoo.bases.pretrain_data import captioned_images
 
-    data = captioned_images(faces=args.faces, digits=args.digits)
     try:
-        with atomic_dir(args.out, overwrite=args.overwrite) as staging:
+        with atomic_dir(args.out, overwrite=args.overwrite) as staging:  # refuses a full --out first
+            data = captioned_images(faces=args.faces, digits=args.digits)
             pretrain = pretrain_tiny_sd if args.kind == "tiny-sd" else pretrain_tiny_clip
             record, losses = pretrain(args, data, staging)
             base_card = json.loads((args.base / CARD_FILE).read_text())
