@@ -89,3 +89,23 @@ def test_bad_label_files_are_named(tmp_path, content, message):
     path.write_text(content)
     with pytest.raises(LabelFileError, match=message):
         gather_labels([path])
+
+
+def test_labels_may_repeat_a_recipe_column_only_when_they_agree(tmp_path):
+    synthesize(tmp_path, "syn-00000")
+    synthesize(tmp_path, "syn-00001", {**JOB, "recipe": {**JOB["recipe"], "seed": 7}})
+    recipes = tmp_path / "recipes.csv"
+    recipes.write_text("lora_id,subject\nsyn-00000,3\nsyn-00001,4\n")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("lora_id,subject,score\nsyn-00000,3,0.5\nsyn-00001,4,0.7\n")
+    out = tmp_path / "zoo.parquet"
+    args = ["pack", "--loras", str(tmp_path / "loras"), "--labels", str(labels), "--recipes", str(recipes),
+            "--zoo", "syn", "--out", str(out)]
+    assert main(args) == 0
+    table = load_zoo(out).table
+    assert table["subject"].tolist() == [3, 4] and table["score"].tolist() == [0.5, 0.7]
+    assert list(table.columns).count("subject") == 1
+    labels.write_text("lora_id,subject,score\nsyn-00000,3,0.5\nsyn-00001,9,0.7\n")
+    out.unlink()
+    assert main(args) == 2  # they disagree for syn-00001: refused, nothing written
+    assert not out.exists()

@@ -30,23 +30,44 @@ def zoo_spec_json(wildcards):
     """The part of the config one zoo's recipes depend on: a change elsewhere does not rerun it."""
     zoo = config["zoos"][wildcards.zoo]
     spec = {"world": config["world"], "seed": config["seed"], "zoos": {wildcards.zoo: zoo}}
-    for section, key in (("bases", "base"), ("data", "data")):
+    for section, key in (("bases", "base"), ("bases", "clip"), ("data", "data")):
         if key in zoo:
-            spec[section] = {zoo[key]: config[section][zoo[key]]}
+            spec.setdefault(section, {})[zoo[key]] = config[section][zoo[key]]
     return json.dumps(spec, sort_keys=True)
 
 
-def lora_job_json(wildcards):
-    """What one LoRA's job needs: its recipe, its zoo's settings and its data source's."""
-    zoo = config["zoos"][wildcards.zoo]
-    job = {"recipe": RECIPES[wildcards.zoo][wildcards.lora_id], "zoo": zoo}
-    if "data" in zoo:
-        job["data"] = config["data"][zoo["data"]]
-    return json.dumps(job, sort_keys=True)
+def lora_job(*zoo_keys, with_data=False):
+    """Input function: the JSON one LoRA's job needs, its recipe plus only the zoo settings
+    (and data source) it reads, so that changing, say, the evaluation prompts reruns the
+    evaluations and not the finetuning."""
+
+    def job_json(wildcards):
+        zoo = config["zoos"][wildcards.zoo]
+        job = {
+            "recipe": RECIPES[wildcards.zoo][wildcards.lora_id],
+            "zoo": {key: zoo[key] for key in ("type", *zoo_keys)},
+        }
+        if with_data:
+            job["data"] = config["data"][zoo["data"]]
+        return json.dumps(job, sort_keys=True)
+
+    return job_json
 
 
 def zoo_lora_ids(zoo):
     return list(RECIPES[zoo])
+
+
+def zoos_of(*types):
+    """A wildcard pattern matching exactly the zoos of these types (none: matches nothing),
+    so that two rules writing a LoRA folder never compete for one zoo."""
+    names = [zoo for zoo, spec in config["zoos"].items() if spec["type"] in types]
+    return "|".join(names) if names else "(?!)"
+
+
+def base_dir(role):
+    """Input function: the folder of the base model a zoo names under `role` (base, clip)."""
+    return lambda wildcards: f"{RESULTS}/bases/{config['zoos'][wildcards.zoo][role]}"
 
 
 def lora_outputs(pattern):
@@ -54,7 +75,9 @@ def lora_outputs(pattern):
     return lambda wildcards: expand(pattern, zoo=wildcards.zoo, lora_id=zoo_lora_ids(wildcards.zoo))
 
 
-# Zoo types whose LoRAs some rule can produce yet; the others stop at their recipes.
+# Zoo types whose whole zoo `rule all` builds. Diffusion zoos have working rules (ask for
+# results/zoos/<zoo>.parquet) but one process per LoRA spends most of its time importing,
+# so they join once jobs train shards of LoRAs; language zoos have no finetune rule yet.
 PRODUCED_TYPES = {"synthetic"}
 
 

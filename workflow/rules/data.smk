@@ -4,7 +4,7 @@ rule finetune_data:
     output:
         directory(f"{RESULTS}/{{zoo}}/data/{{lora_id}}"),
     params:
-        job=lora_job_json,
+        job=lora_job(with_data=True),
     log:
         f"{RESULTS}/logs/{{zoo}}/finetune_data/{{lora_id}}.log",
     resources:

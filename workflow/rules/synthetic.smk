@@ -5,7 +5,9 @@ rule synthesize_lora:
         lora=directory(f"{RESULTS}/{{zoo}}/loras/{{lora_id}}"),
         labels=f"{RESULTS}/{{zoo}}/labels/{{lora_id}}.json",
     params:
-        job=lora_job_json,
+        job=lora_job("modules", "reparametrise"),
+    wildcard_constraints:
+        zoo=zoos_of("synthetic"),
     log:
         f"{RESULTS}/logs/{{zoo}}/synthesize/{{lora_id}}.log",
     resources:

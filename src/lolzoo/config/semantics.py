@@ -12,7 +12,7 @@ def check_semantics(config: dict, base_dir: Path) -> None:
     _check_paths(config, base_dir)
     for zoo_name, zoo in config["zoos"].items():
         where = f"zoos.{zoo_name}"
-        for section, key in (("bases", "base"), ("data", "data")):
+        for section, key in (("bases", "base"), ("bases", "clip"), ("data", "data")):
             ref = zoo.get(key)
             if ref is not None and ref not in config[section]:
                 known = ", ".join(sorted(config[section])) or "none defined"

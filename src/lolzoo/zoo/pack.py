@@ -71,11 +71,8 @@ def pack_zoo(
     gets null recipe columns.  `base_model=None` takes it from the LoRAs' own metadata.
     """
     out_path = Path(out_path)
-    label_side = _SideTable(labels, "labels")
+    label_side = _SideTable(_without_recipe_columns(labels, recipes), "labels")
     recipe_side = _SideTable(recipes, "recipes")
-    both = set(label_side.columns) & set(recipe_side.columns)
-    if both:
-        raise ZooFormatError(f"columns {sorted(both)} are in both the recipes and the labels")
 
     with atomic_file(out_path) as tmp_path:
         packer = _Packer(tmp_path, zoo_name, base_model, label_side, recipe_side,
@@ -89,6 +86,25 @@ def pack_zoo(
             packer.abort()
             raise
     return PackSummary(out_path, len(packer.ids), packer.weight_bytes, packer.info)
+
+
+def _without_recipe_columns(labels: pd.DataFrame | None, recipes: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Labels may repeat a recipe column (a LoRA's data labels name its subject or classes):
+    kept once, from the recipes, if the two agree for every LoRA both list; else an error."""
+    if labels is None or recipes is None:
+        return labels
+    both = [c for c in labels.columns if c != "lora_id" and c in recipes.columns]
+    if not both:
+        return labels
+    merged = labels[["lora_id", *both]].merge(recipes[["lora_id", *both]], on="lora_id", suffixes=("", " (recipe)"))
+    for column in both:
+        label, recipe = merged[column], merged[f"{column} (recipe)"]
+        differs = ~((label == recipe) | (label.isna() & recipe.isna()))
+        if differs.any():
+            row = merged[differs].iloc[0]
+            raise ZooFormatError(f"column {column!r} is in both the recipes and the labels, and they disagree "
+                                 f"for lora {row['lora_id']!r}: {row[column]!r} vs {row[f'{column} (recipe)']!r}")
+    return labels.drop(columns=both)
 
 
 class _SideTable:
