@@ -7,8 +7,7 @@ rule build_base:
         kind=lambda wildcards: config["bases"][wildcards.base]["kind"],
         seed=lambda wildcards: config["bases"][wildcards.base].get("seed", 0),
     wildcard_constraints:
-        base="|".join(name for name, spec in config["bases"].items() if spec["kind"] in ("tiny-sd", "tiny-clip"))
-        or "(?!)",
+        base=names_pattern(config["bases"], "kind", ("tiny-sd", "tiny-clip")),
     log:
         f"{RESULTS}/logs/bases/{{base}}.log",
     resources:

@@ -58,11 +58,15 @@ def zoo_lora_ids(zoo):
     return list(RECIPES[zoo])
 
 
-def zoos_of(*types):
-    """A wildcard pattern matching exactly the zoos of these types (none: matches nothing),
-    so that two rules writing a LoRA folder never compete for one zoo."""
-    names = [zoo for zoo, spec in config["zoos"].items() if spec["type"] in types]
+def names_pattern(entries, field, values):
+    """A wildcard pattern matching exactly the entries whose `field` is one of `values`
+    (none: matches nothing), so that two rules never compete for one output."""
+    names = [name for name, spec in entries.items() if spec[field] in values]
     return "|".join(names) if names else "(?!)"
+
+
+def zoos_of(*types):
+    return names_pattern(config["zoos"], "type", types)
 
 
 def base_dir(role):
