@@ -1,6 +1,7 @@
-"""The per-LoRA verbs the workflow calls: synthesize, gather-labels, pack --only-labelled."""
+"""The shard verbs the workflow calls: synthesize, gather-labels, pack --only-labelled."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -20,9 +21,25 @@ JOB = {"recipe": {"lora_id": "syn-00002", "seed": 1234, "rank": 3, "lora_alpha":
 
 
 def synthesize(tmp_path, lora_id="syn-00002", job=JOB):
-    out, labels = tmp_path / "loras" / lora_id, tmp_path / "labels" / f"{lora_id}.json"
-    assert main(["synthesize", "--job", json.dumps(job), "--out", str(out), "--labels", str(labels)]) == 0
-    return out, labels
+    """One LoRA as a shard of one, in its own shard folders under tmp_path/loras and tmp_path/labels."""
+    shard_job = {"recipes": [{**job["recipe"], "lora_id": lora_id}], "zoo": job["zoo"]}
+    loras, labels = tmp_path / "loras" / f"shard-{lora_id}", tmp_path / "labels" / f"shard-{lora_id}"
+    assert main(["synthesize", "--job", json.dumps(shard_job), "--out", str(loras), "--labels", str(labels)]) == 0
+    return loras / lora_id, labels / f"{lora_id}.json"
+
+
+def test_a_synthetic_shard_equals_its_loras_made_alone(tmp_path):
+    recipes = [{**JOB["recipe"], "lora_id": f"syn-{i:05d}", "seed": i} for i in range(3)]
+    shard_job = {"recipes": recipes, "zoo": JOB["zoo"]}
+    assert main(["synthesize", "--job", json.dumps(shard_job), "--out", str(tmp_path / "shard"),
+                 "--labels", str(tmp_path / "shard-labels")]) == 0
+    assert sorted(p.name for p in (tmp_path / "shard").iterdir()) == [r["lora_id"] for r in recipes]
+    for recipe in recipes:
+        alone, labels = synthesize(tmp_path / "alone", recipe["lora_id"], {**JOB, "recipe": recipe})
+        in_shard = tmp_path / "shard" / recipe["lora_id"] / "adapter_model.safetensors"
+        assert in_shard.read_bytes() == (alone / "adapter_model.safetensors").read_bytes()
+        assert json.loads((tmp_path / "shard-labels" / f"{recipe['lora_id']}.json").read_text()) == \
+            json.loads(labels.read_text())
 
 
 def test_synthesize_writes_a_peft_lora_and_its_invariant_labels(tmp_path):
@@ -42,11 +59,11 @@ def test_synthesize_writes_a_peft_lora_and_its_invariant_labels(tmp_path):
 
 
 def test_synthesize_refuses_a_job_that_is_not_synthetic(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "lolzoo", "synthesize", "--job", '{"recipe": {}}',
-                             "--out", str(tmp_path / "x"), "--labels", str(tmp_path / "x.json")],
+    result = subprocess.run([sys.executable, "-m", "lolzoo", "synthesize", "--job", '{"recipes": [{}]}',
+                             "--out", str(tmp_path / "x"), "--labels", str(tmp_path / "x-labels")],
                             cwd=REPO, capture_output=True, text=True)
-    assert result.returncode == 2 and "not a synthetic LoRA job" in result.stderr
-    assert not (tmp_path / "x").exists()
+    assert result.returncode == 2 and "not a synthetic shard job" in result.stderr
+    assert not (tmp_path / "x").exists() and not (tmp_path / "x-labels").exists()
 
 
 def test_gather_labels_and_pack_only_the_labelled(tmp_path):
@@ -54,26 +71,33 @@ def test_gather_labels_and_pack_only_the_labelled(tmp_path):
         synthesize(tmp_path, f"syn-{i:05d}", {**JOB, "recipe": {**JOB["recipe"], "seed": i}})
     csv = tmp_path / "labels.csv"
     # a leftover LoRA of a bigger, older zoo sits in the folder but is not labelled
-    files = sorted((tmp_path / "labels").glob("*.json"))[:2]
-    assert main(["gather-labels", *map(str, files), "--out", str(csv)]) == 0
+    label_folders = sorted((tmp_path / "labels").iterdir())[:2]  # gather-labels takes shard folders
+    assert main(["gather-labels", *map(str, label_folders), "--out", str(csv)]) == 0
     table = pd.read_csv(csv)
     assert list(table["lora_id"]) == ["syn-00000", "syn-00001"] and table.columns[0] == "lora_id"
     out = tmp_path / "zoo.parquet"
-    assert main(["pack", "--loras", str(tmp_path / "loras"), "--labels", str(csv), "--only-labelled",
+    shards = [str(p) for p in sorted((tmp_path / "loras").iterdir())]
+    (tmp_path / "loras" / "shard-syn-00000" / "shard.json").write_text("{}")  # not a LoRA: skipped
+    assert main(["pack", "--loras", *shards, "--labels", str(csv), "--only-labelled",
                  "--zoo", "syn", "--out", str(out)]) == 0
     zoo = load_zoo(out)
     assert list(zoo.lora_ids) == ["syn-00000", "syn-00001"]
     assert zoo.table["frob_norm_total"].tolist() == pytest.approx(table["frob_norm_total"].tolist())
     # without --only-labelled, the unlabelled leftover is an error naming it
-    assert main(["pack", "--loras", str(tmp_path / "loras"), "--labels", str(csv), "--out", str(out)]) == 2
+    assert main(["pack", "--loras", *shards, "--labels", str(csv), "--out", str(out)]) == 2
+    # the same LoRA in two shard folders is refused, naming both
+    twin = tmp_path / "loras" / "twin"
+    shutil.copytree(tmp_path / "loras" / "shard-syn-00000", twin)
+    assert main(["pack", "--loras", *shards, str(twin), "--labels", str(csv), "--only-labelled",
+                 "--out", str(tmp_path / "twin.parquet")]) == 2
 
 
 def test_only_labelled_names_missing_loras(tmp_path, capsys):
     synthesize(tmp_path, "syn-00000")
     csv = tmp_path / "labels.csv"
     csv.write_text("lora_id,x\nsyn-00000,1\nsyn-00009,2\n")
-    assert main(["pack", "--loras", str(tmp_path / "loras"), "--labels", str(csv), "--only-labelled",
-                 "--out", str(tmp_path / "z.parquet")]) == 2
+    assert main(["pack", "--loras", str(tmp_path / "loras" / "shard-syn-00000"), "--labels", str(csv),
+                 "--only-labelled", "--out", str(tmp_path / "z.parquet")]) == 2
     assert "syn-00009" in capsys.readouterr().err
     assert not (tmp_path / "z.parquet").exists()
 
@@ -99,7 +123,7 @@ def test_labels_may_repeat_a_recipe_column_only_when_they_agree(tmp_path):
     labels = tmp_path / "labels.csv"
     labels.write_text("lora_id,subject,score\nsyn-00000,3,0.5\nsyn-00001,4,0.7\n")
     out = tmp_path / "zoo.parquet"
-    args = ["pack", "--loras", str(tmp_path / "loras"), "--labels", str(labels), "--recipes", str(recipes),
+    args = ["pack", "--loras", *map(str, sorted((tmp_path / "loras").iterdir())), "--labels", str(labels), "--recipes", str(recipes),
             "--zoo", "syn", "--out", str(out)]
     assert main(args) == 0
     table = load_zoo(out).table

@@ -1,8 +1,10 @@
-"""`lolzoo pack --loras DIR --labels LABELS.csv --out ZOO.parquet`: one Parquet zoo from a folder of LoRAs.
+"""`lolzoo pack --loras DIR [DIR ...] --labels LABELS.csv --out ZOO.parquet`: one Parquet zoo from folders of LoRAs.
 
-Every folder or file directly under DIR is one LoRA (PEFT folder, diffusers or kohya file);
-its name without a .safetensors suffix is the lora_id.  LoRAs are read one at a time and
-streamed into the zoo, so memory stays bounded whatever their number.
+Every folder or `.safetensors` file directly under a DIR is one LoRA (PEFT folder, diffusers
+or kohya file); its name without the suffix is the lora_id. Several DIRs (a zoo's shards)
+are read in the order given. Other files (a shard's shard.json) are not LoRAs and are
+skipped. LoRAs are read one at a time and streamed into the zoo, so memory stays bounded
+whatever their number.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ SUFFIX = ".safetensors"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--loras", required=True, type=Path, help="folder holding one LoRA folder or file per LoRA")
+    parser.add_argument("--loras", required=True, type=Path, nargs="+",
+                        help="folder(s) holding one LoRA folder or .safetensors file per LoRA")
     parser.add_argument("--labels", type=Path, help="CSV with a lora_id column and one column per label")
     parser.add_argument("--out", required=True, type=Path, help="the zoo file to write (.parquet)")
     parser.add_argument("--recipes", type=Path, help="CSV of recipes (lora_id + hyperparameters), e.g. from `lolzoo recipes`")
@@ -34,14 +37,20 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from lolzoo.zoo.pack import pack_zoo
 
-    if not args.loras.is_dir():
-        raise UserError(f"--loras {args.loras} is not a folder")
-    sources = lora_sources(args.loras)
-    if not sources:
-        raise UserError(f"--loras {args.loras} holds no LoRA folders or files")
+    sources: dict[str, Path] = {}
+    for folder in args.loras:
+        if not folder.is_dir():
+            raise UserError(f"--loras {folder} is not a folder")
+        found = lora_sources(folder)
+        if not found:
+            raise UserError(f"--loras {folder} holds no LoRA folders or files")
+        for lora_id, path in found.items():
+            if lora_id in sources:
+                raise UserError(f"{sources[lora_id]} and {path} both give lora_id {lora_id!r}")
+            sources[lora_id] = path
     labels = read_id_table(args.labels) if args.labels else None
     if args.only_labelled:
-        sources = labelled_sources(sources, labels, args.loras)
+        sources = labelled_sources(sources, labels, " ".join(map(str, args.loras)))
     recipes = read_id_table(args.recipes) if args.recipes else None
     summary = pack_zoo(read_each(sources), labels, args.out, zoo_name(args, recipes, sources), args.base_model,
                        recipes=recipes, allow_missing_labels=args.allow_missing_labels)
@@ -51,10 +60,11 @@ def run(args) -> int:
 
 
 def lora_sources(folder: Path) -> dict[str, Path]:
-    """lora_id -> path, in sorted order; hidden entries (.DS_Store, .tmp leftovers) are skipped."""
+    """lora_id -> path, in sorted order; hidden entries (.DS_Store, .tmp leftovers) and
+    files other than .safetensors (a shard's shard.json) are skipped."""
     sources = {}
     for path in sorted(folder.iterdir()):
-        if path.name.startswith("."):
+        if path.name.startswith(".") or (path.is_file() and not path.name.endswith(SUFFIX)):
             continue
         lora_id = path.name[:-len(SUFFIX)] if path.name.endswith(SUFFIX) else path.name
         if lora_id in sources:
@@ -63,7 +73,7 @@ def lora_sources(folder: Path) -> dict[str, Path]:
     return sources
 
 
-def labelled_sources(sources: dict[str, Path], labels: pd.DataFrame | None, folder: Path) -> dict[str, Path]:
+def labelled_sources(sources: dict[str, Path], labels: pd.DataFrame | None, folder: str) -> dict[str, Path]:
     """Only the LoRAs the label table lists: a folder may hold leftovers of a larger zoo."""
     if labels is None:
         raise UserError("--only-labelled needs --labels")

@@ -1,9 +1,10 @@
-"""`lolzoo synthesize --job JSON --out DIR --labels FILE`: one synthetic LoRA of a workflow zoo.
+"""`lolzoo synthesize --job JSON --out DIR --labels DIR`: a shard of synthetic LoRAs of a workflow zoo.
 
-The job JSON is what the workflow passes every per-LoRA job: {"recipe": <its recipe row>,
-"zoo": <its zoo's config>}. The LoRA is written as a PEFT folder and its GL-invariant
-labels (see lolzoo.zoo.synthetic) as a JSON file: the same two outputs a finetune and an
-evaluation job produce for a real LoRA.
+The job JSON is what the workflow passes every shard job: {"recipes": [<recipe row>, ...],
+"zoo": <its zoo's config>}. Each LoRA is written as a PEFT folder `DIR/<lora_id>` and its
+GL-invariant labels (see lolzoo.zoo.synthetic) as `LABELS/<lora_id>.json`: the same two
+outputs a finetune and an evaluation job produce for real LoRAs. Both folders appear whole
+or not at all.
 """
 
 from __future__ import annotations
@@ -15,25 +16,42 @@ from lolzoo.errors import UserError
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--job", required=True, help='{"recipe": {...}, "zoo": {...}} as JSON')
-    parser.add_argument("--out", required=True, type=Path, help="the PEFT adapter folder to write")
-    parser.add_argument("--labels", required=True, type=Path, help="the label JSON file to write")
+    parser.add_argument("--job", required=True, help='{"recipes": [{...}, ...], "zoo": {...}} as JSON')
+    parser.add_argument("--out", required=True, type=Path, help="the folder of PEFT adapter folders to write")
+    parser.add_argument("--labels", required=True, type=Path, help="the folder of label JSON files to write")
+
+
+def shard_specs(job_text: str) -> dict:
+    """lora_id -> SyntheticZooSpec of that one LoRA; a malformed job fails here, naming what is wrong."""
+    from lolzoo.zoo.synthetic import SyntheticZooSpec
+
+    try:
+        job = json.loads(job_text)
+        zoo, recipes = job["zoo"], job["recipes"]
+        if not isinstance(recipes, list) or not recipes:
+            raise ValueError("recipes must be a non-empty list")
+        shapes = tuple((str(p), int(n), int(m)) for p, n, m in zoo["modules"])
+        specs = {str(r["lora_id"]): SyntheticZooSpec(count=1, seed=int(r["seed"]), ranks=(int(r["rank"]),),
+                                                     reparametrise=bool(zoo["reparametrise"]),
+                                                     alpha=r["lora_alpha"], shapes=shapes)
+                 for r in recipes}
+    except (ValueError, KeyError, TypeError) as err:
+        raise UserError(f"--job is not a synthetic shard job: {err!r}") from None
+    if len(specs) != len(recipes):
+        raise UserError("--job lists a lora_id twice")
+    return specs
 
 
 def run(args) -> int:
-    from lolzoo.io import atomic_write_json
+    from lolzoo.io import atomic_dir
     from lolzoo.lora import write_peft
-    from lolzoo.zoo.synthetic import BASE_MODEL, SyntheticZooSpec, invariant_labels, synthetic_lora
+    from lolzoo.zoo.synthetic import BASE_MODEL, invariant_labels, synthetic_lora
 
-    try:
-        job = json.loads(args.job)
-        recipe, zoo = job["recipe"], job["zoo"]
-        spec = SyntheticZooSpec(count=1, seed=int(recipe["seed"]), ranks=(int(recipe["rank"]),),
-                                reparametrise=bool(zoo["reparametrise"]), alpha=recipe["lora_alpha"],
-                                shapes=tuple((str(p), int(n), int(m)) for p, n, m in zoo["modules"]))
-    except (ValueError, KeyError, TypeError) as err:
-        raise UserError(f"--job is not a synthetic LoRA job: {err!r}") from None
-    lora = synthetic_lora(spec, 0)  # the recipe's own seed makes it this LoRA's
-    write_peft(lora, args.out, base_model=BASE_MODEL, overwrite=True)
-    atomic_write_json(args.labels, invariant_labels(lora))
+    specs = shard_specs(args.job)
+    with atomic_dir(args.out, overwrite=True) as loras, atomic_dir(args.labels, overwrite=True) as labels:
+        for lora_id, spec in specs.items():
+            lora = synthetic_lora(spec, 0)  # the recipe's own seed makes it this LoRA's
+            write_peft(lora, loras / lora_id, base_model=BASE_MODEL, overwrite=True)
+            (labels / f"{lora_id}.json").write_text(json.dumps(invariant_labels(lora), sort_keys=True) + "\n")
+    print(f"wrote {len(specs)} synthetic LoRAs to {args.out} and their labels to {args.labels}")
     return 0
