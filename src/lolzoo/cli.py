@@ -27,6 +27,7 @@ VERBS = {
     "predict": ("lolzoo.lol.predict_cli", "predict labels of LoRA files or folders with a trained LoL model"),
     "compare": ("lolzoo.lol.compare_cli", "tables (CSV, Markdown) of fitted models: mean ± std over seeds"),
     "build-base": ("lolzoo.bases.build_cli", "build and save an untrained tiny base (tiny-sd pipeline or tiny-clip)"),
+    "fetch-base": ("lolzoo.bases.fetch_cli", "link or download a pretrained base (SD pipeline or open_clip weights) into a base folder"),
     "pretrain-base": ("lolzoo.bases.pretrain_cli", "pretrain a built tiny base on captioned digits and faces (time or step budget)"),
     "base-card": ("lolzoo.bases.base_card_cli", "the pretrained bases' card: prompted-digit and face-attribute accuracy, CLIP margin, sample grids"),
     "finetune-diffusion": ("lolzoo.diffusion.finetune_cli", "train one DreamBooth LoRA of an SD-1.x base (a workflow job)"),
