@@ -19,7 +19,7 @@ include: "workflow/rules/common.smk"
 
 wildcard_constraints:
     zoo="|".join(config["zoos"]),
-    lora_id=r"[a-z][a-z0-9_]*-\d{5}",
+    shard=r"[a-z][a-z0-9_]*-\d{5}-\d{5}",
 
 
 include: "workflow/rules/recipes.smk"

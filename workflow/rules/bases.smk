@@ -1,15 +1,21 @@
-# Base models. Tiny bases of the default world are built offline from a seed; pretraining
-# them (and shipping the result) is the next step, so for now they are the untrained builds.
+# Base models. The default world's tiny bases are built offline from a seed, pretrained on
+# the captioned stand-in images (digits and faces), and described by a card that measures
+# whether the base draws what its prompts ask for. Pretraining takes tens of minutes, so the
+# repository ships results/bases/<base> and results/cards/<base>: a fresh clone starts from
+# them, and forcing the rules (`--forcerun pretrain_base`) rebuilds them from the config.
+TINY_PRETRAINED = ("tiny-sd", "tiny-clip")
+
+
 rule build_base:
     output:
-        directory(f"{RESULTS}/bases/{{base}}"),
+        directory(f"{RESULTS}/bases/untrained/{{base}}"),
     params:
         kind=lambda wildcards: config["bases"][wildcards.base]["kind"],
         seed=lambda wildcards: config["bases"][wildcards.base].get("seed", 0),
     wildcard_constraints:
-        base=names_pattern(config["bases"], "kind", ("tiny-sd", "tiny-clip")),
+        base=names_pattern(config["bases"], "kind", TINY_PRETRAINED),
     log:
-        f"{RESULTS}/logs/bases/{{base}}.log",
+        f"{RESULTS}/logs/bases/build/{{base}}.log",
     resources:
         mem_mb=2000,
         runtime=10,
@@ -17,3 +23,73 @@ rule build_base:
         "../../envs/lolzoo.yaml"
     shell:
         "python -m lolzoo build-base --kind {params.kind} --seed {params.seed} --out {output} > {log} 2>&1"
+
+
+rule pretrain_base:
+    input:
+        f"{RESULTS}/bases/untrained/{{base}}",
+    output:
+        directory(f"{RESULTS}/bases/{{base}}"),
+    params:
+        kind=lambda wildcards: config["bases"][wildcards.base]["kind"],
+        seed=lambda wildcards: config["bases"][wildcards.base].get("seed", 0),
+        budget=lambda wildcards: pretrain_budget(config["bases"][wildcards.base]),
+    wildcard_constraints:
+        base=names_pattern(config["bases"], "kind", TINY_PRETRAINED),
+    log:
+        f"{RESULTS}/logs/bases/pretrain/{{base}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/bases/pretrain/{{base}}.tsv"
+    threads: lambda wildcards: config["bases"][wildcards.base]["pretrain"]["threads"]
+    resources:
+        mem_mb=6000,
+        runtime=60,
+    conda:
+        "../../envs/lolzoo.yaml"
+    shell:
+        "python -m lolzoo pretrain-base --kind {params.kind} --base {input} --out {output} --overwrite"
+        " --seed {params.seed} --threads {threads} {params.budget} > {log} 2>&1"
+
+
+rule base_card:
+    input:
+        sd=f"{RESULTS}/bases/{{base}}",
+        clip=lambda wildcards: f"{RESULTS}/bases/{card_clip(wildcards.base)}",
+    output:
+        directory(f"{RESULTS}/cards/{{base}}"),
+    wildcard_constraints:
+        base=names_pattern(config["bases"], "kind", ("tiny-sd",)),
+    log:
+        f"{RESULTS}/logs/bases/card/{{base}}.log",
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/lolzoo.yaml"
+    shell:
+        "python -m lolzoo base-card --sd {input.sd} --clip {input.clip} --out {output} --overwrite"
+        " --threads {threads} > {log} 2>&1"
+
+
+# The paper world's bases (SD 1.4, open_clip ViT-B-16): fetched by name from the hub, or
+# linked from a local folder given as `bases.<name>.path`; see docs/paper-world.md.
+rule fetch_base:
+    output:
+        directory(f"{RESULTS}/bases/{{base}}"),
+    params:
+        role=lambda wildcards: diffusion_base_roles()[wildcards.base],
+        name=lambda wildcards: config["bases"][wildcards.base]["name"],
+        path=lambda wildcards: local_path_flag(config["bases"][wildcards.base]),
+    wildcard_constraints:
+        base="|".join(diffusion_base_roles()) or "(?!)",
+    log:
+        f"{RESULTS}/logs/bases/fetch/{{base}}.log",
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    conda:
+        "../../envs/lolzoo.yaml"
+    shell:
+        "python -m lolzoo fetch-base --kind pretrained --role {params.role} --name {params.name:q}"
+        " {params.path} --out {output} > {log} 2>&1"

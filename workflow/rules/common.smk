@@ -1,6 +1,7 @@
 # Helpers shared by every stage. The config is validated here, before the stages are included:
 # a broken config stops the run with a message naming the key, and no job starts.
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -36,15 +37,30 @@ def zoo_spec_json(wildcards):
     return json.dumps(spec, sort_keys=True)
 
 
-def lora_job(*zoo_keys, with_data=False):
-    """Input function: the JSON one LoRA's job needs, its recipe plus only the zoo settings
-    (and data source) it reads, so that changing, say, the evaluation prompts reruns the
-    evaluations and not the finetuning."""
+def shard_name(lora_ids):
+    """`celeba-00000-00031`: the zoo's LoRAs 0..31. The name says which LoRAs a shard holds."""
+    return f"{lora_ids[0]}-{lora_ids[-1].rsplit('-', 1)[1]}"
+
+
+def zoo_shards(zoo, spec):
+    """shard name -> the lora_ids it holds: consecutive ids, `shard_size` at a time."""
+    ids, size = list(RECIPES[zoo]), spec["shard_size"]
+    return {shard_name(ids[i:i + size]): ids[i:i + size] for i in range(0, len(ids), size)}
+
+
+SHARDS = {zoo: zoo_shards(zoo, spec) for zoo, spec in config["zoos"].items()}
+
+
+def shard_job(*zoo_keys, with_data=False):
+    """Input function: the JSON one shard's job needs, its LoRAs' recipes plus only the zoo
+    settings (and data source) it reads, so that changing, say, the evaluation prompts
+    reruns the evaluations and not the finetuning."""
 
     def job_json(wildcards):
         zoo = config["zoos"][wildcards.zoo]
+        recipes = RECIPES[wildcards.zoo]
         job = {
-            "recipe": RECIPES[wildcards.zoo][wildcards.lora_id],
+            "recipes": [recipes[lora_id] for lora_id in SHARDS[wildcards.zoo][wildcards.shard]],
             "zoo": {key: zoo[key] for key in ("type", *zoo_keys)},
         }
         if with_data:
@@ -52,10 +68,6 @@ def lora_job(*zoo_keys, with_data=False):
         return json.dumps(job, sort_keys=True)
 
     return job_json
-
-
-def zoo_lora_ids(zoo):
-    return list(RECIPES[zoo])
 
 
 def names_pattern(entries, field, values):
@@ -74,18 +86,56 @@ def base_dir(role):
     return lambda wildcards: f"{RESULTS}/bases/{config['zoos'][wildcards.zoo][role]}"
 
 
-def lora_outputs(pattern):
-    """The per-LoRA files of one zoo, e.g. every label file, as an input function."""
-    return lambda wildcards: expand(pattern, zoo=wildcards.zoo, lora_id=zoo_lora_ids(wildcards.zoo))
+def shard_outputs(pattern):
+    """Every shard's output of one zoo (e.g. its label folders), as an input function."""
+    return lambda wildcards: expand(pattern, zoo=wildcards.zoo, shard=SHARDS[wildcards.zoo])
 
 
-# Zoo types whose whole zoo `rule all` builds. Diffusion zoos have working rules (ask for
-# results/zoos/<zoo>.parquet) but one process per LoRA spends most of its time importing,
-# so they join once jobs train shards of LoRAs; language zoos have no finetune rule yet.
-PRODUCED_TYPES = {"synthetic"}
+def pretrain_budget(base):
+    """The pretrain-base flags of a tiny base's `pretrain` section: a step budget, reproducible."""
+    pretrain = base.get("pretrain")
+    if pretrain is None:
+        raise ValueError(f"a {base['kind']} base needs a `pretrain` section to be pretrained by the workflow")
+    flags = f"--steps {pretrain['steps']} --faces {pretrain['faces']}"
+    if base["kind"] == "tiny-sd":
+        flags += f" --vae-steps {pretrain['vae_steps']}"
+    return flags
+
+
+def card_clip(sd_base):
+    """The CLIP base that scores an SD base's card: the one its zoos are scored with."""
+    clips = sorted({z["clip"] for z in config["zoos"].values() if z.get("base") == sd_base and "clip" in z})
+    if not clips:
+        raise ValueError(f"no zoo pairs base '{sd_base}' with a clip, so its card has nothing to score with")
+    return clips[0]
+
+
+DIFFUSION_TYPES = ("dreambooth-subject", "dreambooth-classes")
+
+
+def diffusion_base_roles():
+    """Pretrained bases that diffusion zoos use -> their role: "sd" (the pipeline) or "clip"."""
+    roles = {}
+    for zoo in config["zoos"].values():
+        if zoo["type"] in DIFFUSION_TYPES:
+            for role, key in (("sd", "base"), ("clip", "clip")):
+                if zoo.get(key) and config["bases"][zoo[key]]["kind"] == "pretrained":
+                    roles[zoo[key]] = role
+    return roles
+
+
+def local_path_flag(base):
+    return f"--path {shlex.quote(str(base['path']))}" if base.get("path") else ""
+
+
+# Zoo types whose whole zoo `rule all` builds; language zoos have no finetune rule yet.
+PRODUCED_TYPES = {"synthetic", *DIFFUSION_TYPES}
 
 
 def all_targets():
     targets = [f"{RESULTS}/{zoo}/recipes.csv" for zoo in config["zoos"]]
     targets += [f"{RESULTS}/zoos/{zoo}.parquet" for zoo, spec in config["zoos"].items() if spec["type"] in PRODUCED_TYPES]
+    # the card of every tiny SD base that a produced zoo uses: its sample images and numbers
+    targets += sorted({f"{RESULTS}/cards/{spec['base']}" for spec in config["zoos"].values()
+                       if spec["type"] in PRODUCED_TYPES and config["bases"].get(spec.get("base"), {}).get("kind") == "tiny-sd"})
     return targets

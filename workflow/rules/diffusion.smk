@@ -1,51 +1,60 @@
-# Diffusion zoos: one DreamBooth LoRA of the SD base per job, then its evaluation
-# (CLIP score of its samples, plus the labels of its finetuning data).
+# Diffusion zoos: DreamBooth LoRAs of the SD base, a shard of LoRAs per job (trained
+# together in one batched forward), then their evaluation: CLIP score of each LoRA's
+# samples, plus the labels of its finetuning data. Threads are pinned (OMP_NUM_THREADS) so
+# that parallel jobs share the cores instead of each taking them all.
 rule finetune_diffusion:
     input:
         base=base_dir("base"),
-        data=f"{RESULTS}/{{zoo}}/data/{{lora_id}}",
+        data=f"{RESULTS}/{{zoo}}/data/{{shard}}",
     output:
-        lora=directory(f"{RESULTS}/{{zoo}}/loras/{{lora_id}}"),
-        curve=f"{RESULTS}/{{zoo}}/train/{{lora_id}}.json",
+        directory(f"{RESULTS}/{{zoo}}/loras/{{shard}}"),
     params:
-        job=lora_job("lora"),
+        job=shard_job("lora"),
     wildcard_constraints:
-        zoo=zoos_of("dreambooth-subject", "dreambooth-classes"),
+        zoo=zoos_of(*DIFFUSION_TYPES),
     log:
-        f"{RESULTS}/logs/{{zoo}}/finetune/{{lora_id}}.log",
+        f"{RESULTS}/logs/{{zoo}}/finetune/{{shard}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/{{zoo}}/finetune/{{lora_id}}.tsv"
+        f"{RESULTS}/benchmarks/{{zoo}}/finetune/{{shard}}.tsv"
+    threads: 1
     resources:
+        gpu=config["gpus_per_job"],
         mem_mb=4000,
-        runtime=30,
+        runtime=60,
     conda:
         "../../envs/lolzoo.yaml"
     shell:
-        "python -m lolzoo finetune-diffusion --job {params.job:q} --base {input.base} --data {input.data}"
-        " --out {output.lora} --log-json {output.curve} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} python -m lolzoo finetune-diffusion --job {params.job:q}"
+        " --base {input.base} --data {input.data} --out {output} > {log} 2>&1"
 
 
 rule evaluate_diffusion:
     input:
         base=base_dir("base"),
         clip=base_dir("clip"),
-        lora=f"{RESULTS}/{{zoo}}/loras/{{lora_id}}",
-        data=f"{RESULTS}/{{zoo}}/data/{{lora_id}}",
+        loras=f"{RESULTS}/{{zoo}}/loras/{{shard}}",
+        data=f"{RESULTS}/{{zoo}}/data/{{shard}}",
     output:
-        f"{RESULTS}/{{zoo}}/labels/{{lora_id}}.json",
+        labels=directory(f"{RESULTS}/{{zoo}}/labels/{{shard}}"),
+        samples=directory(f"{RESULTS}/{{zoo}}/samples/{{shard}}"),
     params:
-        job=lora_job("evaluation"),
+        job=shard_job("evaluation"),
+        samples_per_shard=2,
     wildcard_constraints:
-        zoo=zoos_of("dreambooth-subject", "dreambooth-classes"),
+        zoo=zoos_of(*DIFFUSION_TYPES),
     log:
-        f"{RESULTS}/logs/{{zoo}}/evaluate/{{lora_id}}.log",
+        f"{RESULTS}/logs/{{zoo}}/evaluate/{{shard}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/{{zoo}}/evaluate/{{lora_id}}.tsv"
+        f"{RESULTS}/benchmarks/{{zoo}}/evaluate/{{shard}}.tsv"
+    threads: 1
     resources:
+        gpu=config["gpus_per_job"],
         mem_mb=4000,
-        runtime=30,
+        runtime=60,
     conda:
         "../../envs/lolzoo.yaml"
     shell:
-        "python -m lolzoo evaluate-diffusion --job {params.job:q} --base {input.base} --clip {input.clip}"
-        " --lora {input.lora} --data {input.data} --out {output} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} python -m lolzoo evaluate-diffusion --job {params.job:q}"
+        " --base {input.base} --clip {input.clip} --loras {input.loras} --data {input.data}"
+        " --out {output.labels} --samples {output.samples} --samples-for {params.samples_per_shard}"
+        " > {log} 2>&1"

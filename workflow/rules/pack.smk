@@ -1,7 +1,7 @@
 # Every LoRA of a zoo, its recipe and its labels, into one Parquet file.
 rule gather_labels:
     input:
-        lora_outputs(f"{RESULTS}/{{zoo}}/labels/{{lora_id}}.json"),
+        shard_outputs(f"{RESULTS}/{{zoo}}/labels/{{shard}}"),
     output:
         f"{RESULTS}/{{zoo}}/labels.csv",
     log:
@@ -17,13 +17,11 @@ rule gather_labels:
 
 rule pack:
     input:
-        loras=lora_outputs(f"{RESULTS}/{{zoo}}/loras/{{lora_id}}"),
+        loras=shard_outputs(f"{RESULTS}/{{zoo}}/loras/{{shard}}"),
         labels=f"{RESULTS}/{{zoo}}/labels.csv",
         recipes=f"{RESULTS}/{{zoo}}/recipes.csv",
     output:
         f"{RESULTS}/zoos/{{zoo}}.parquet",
-    params:
-        loras=lambda wildcards: f"{RESULTS}/{wildcards.zoo}/loras",
     log:
         f"{RESULTS}/logs/{{zoo}}/pack.log",
     benchmark:
@@ -34,5 +32,5 @@ rule pack:
     conda:
         "../../envs/lolzoo.yaml"
     shell:
-        "python -m lolzoo pack --loras {params.loras} --only-labelled --labels {input.labels}"
+        "python -m lolzoo pack --loras {input.loras} --only-labelled --labels {input.labels}"
         " --recipes {input.recipes} --zoo {wildcards.zoo} --out {output} > {log} 2>&1"
