@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from lolzoo.data.celeba import celeba_data
+from lolzoo.data.imagenette import imagenette_data
 from lolzoo.errors import LolzooError
 
 DEFAULT_ATTRIBUTE_NOISE = 0.07
@@ -82,10 +84,12 @@ def _digit_data(recipe: dict, data: dict) -> FinetuneData:
     return FinetuneData(images, per_image, labels)
 
 
-# (zoo type, data kind) -> builder: the pairings the default world knows.
+# (zoo type, data kind) -> builder: the default world's pairings and the paper world's.
 BUILDERS = {
     ("dreambooth-subject", "procedural-faces"): _face_data,
     ("dreambooth-classes", "sklearn-digits"): _digit_data,
+    ("dreambooth-subject", "celeba"): celeba_data,  # the paper world's: lolzoo.data.celeba
+    ("dreambooth-classes", "imagenette"): imagenette_data,  # lolzoo.data.imagenette
 }
 
 
