@@ -35,13 +35,35 @@ def check_semantics(config: dict, base_dir: Path) -> None:
                           f"{split['train']} + {split['val']} + {split['test']}")
 
 
+# What an explicitly given root of these data kinds must hold (checked at DAG time: a few stats).
+DATA_LAYOUT = {"celeba": ("img_align_celeba", "identity_CelebA.txt", "list_attr_celeba.txt"),
+               "imagenette": ("train",)}
+PAPER_DOC = "docs/paper-world.md"
+
+
 def _check_paths(config: dict, base_dir: Path) -> None:
+    """Explicit paths must exist when the DAG is built; null ones are left to a fetch/download step.
+
+    So the paper world (roots and base paths null) validates and dry-runs on a machine without
+    its data, while a typo in a path a user did give fails at once, naming the key. Only cheap
+    checks happen here: existence, and the few entries a CelebA/Imagenette root must hold.
+    """
     for section, key in (("data", "root"), ("bases", "path")):
         for name, entry in config[section].items():
             value = entry.get(key)
             if value is not None and not (base_dir / value).exists():
                 raise ConfigError(f"config key '{section}.{name}.{key}': path '{value}' does not exist "
                                   f"(relative paths are taken from {base_dir})")
+    for name, entry in config["data"].items():
+        root = entry.get("root")
+        if root is not None and entry["kind"] in DATA_LAYOUT:
+            missing = [part for part in DATA_LAYOUT[entry["kind"]] if not (base_dir / root / part).exists()]
+            if missing:
+                raise ConfigError(f"config key 'data.{name}.root': '{root}' is not a {entry['kind']} folder "
+                                  f"(missing {', '.join(missing)}; see {PAPER_DOC})")
+    for name, entry in config["bases"].items():
+        if entry["kind"] == "pretrained" and entry.get("name") is None and entry.get("path") is None:
+            raise ConfigError(f"config key 'bases.{name}': a pretrained base needs a hub 'name' or a local 'path'")
 
 
 def _check_distribution(spec, where: str) -> None:
