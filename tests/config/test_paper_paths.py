@@ -53,8 +53,9 @@ def test_a_missing_explicit_path_still_fails():
         validate_config(config, base_dir=REPO)
 
 
-def test_a_pretrained_base_needs_a_name_or_a_path():
+def test_a_pretrained_base_needs_its_name_even_with_a_path(tmp_path):
     config = paper()
     del config["bases"]["clip"]["name"]
-    with pytest.raises(ConfigError, match=r"'bases\.clip'.*needs a hub 'name' or a local 'path'"):
+    config["bases"]["clip"]["path"] = str(tmp_path)
+    with pytest.raises(ConfigError, match=r"'bases\.clip\.name'.*needs its name"):
         validate_config(config, base_dir=REPO)

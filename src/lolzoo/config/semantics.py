@@ -62,8 +62,10 @@ def _check_paths(config: dict, base_dir: Path) -> None:
                 raise ConfigError(f"config key 'data.{name}.root': '{root}' is not a {entry['kind']} folder "
                                   f"(missing {', '.join(missing)}; see {PAPER_DOC})")
     for name, entry in config["bases"].items():
-        if entry["kind"] == "pretrained" and entry.get("name") is None and entry.get("path") is None:
-            raise ConfigError(f"config key 'bases.{name}': a pretrained base needs a hub 'name' or a local 'path'")
+        if entry["kind"] == "pretrained" and entry.get("name") is None:
+            # even with a local path: the name says what the files are (an open_clip architecture)
+            raise ConfigError(f"config key 'bases.{name}.name': a pretrained base needs its name (hub repo, "
+                              f"or open_clip architecture/tag such as ViT-B-16/openai), also when 'path' is given")
 
 
 def _check_distribution(spec, where: str) -> None:
