@@ -1,4 +1,5 @@
-"""`lolzoo evaluate-diffusion`: a flat label file with the CLIP score and the data's labels."""
+"""`lolzoo evaluate-diffusion`: one flat label file per LoRA of a shard (CLIP score and the data's labels),
+each what the LoRA gets when evaluated alone, with the LoRA acting as diffusers loads it."""
 
 import json
 
@@ -9,90 +10,153 @@ from PIL import Image
 from lolzoo.cli import main
 from lolzoo.lora import read_lora, write_diffusers
 
-from .conftest import EVALUATION, as_arg, diffusion_job
+from .conftest import EVALUATION, SUBJECTS, ZOO, as_arg, recipe, shard_job
+
+SHARD = shard_job(*[recipe(lora_id) for lora_id in SUBJECTS])
 
 
-def evaluate(bases, lora, data, out, samples=None, job=None, base=None):
-    argv = ["evaluate-diffusion", "--job", job or as_arg(diffusion_job()), "--base", str(base or bases[0]),
-            "--clip", str(bases[1]), "--lora", str(lora), "--data", str(data), "--out", str(out)]
-    return main(argv + (["--samples", str(samples)] if samples else []))
+def evaluate(bases, loras, data, out, samples=None, job=None, base=None, samples_for=None):
+    argv = ["evaluate-diffusion", "--job", job or as_arg(SHARD), "--base", str(base or bases[0]),
+            "--clip", str(bases[1]), "--loras", str(loras), "--data", str(data), "--out", str(out)]
+    argv += ["--samples", str(samples)] if samples else []
+    argv += ["--samples-for", str(samples_for)] if samples_for is not None else []
+    return main(argv)
 
 
 @pytest.fixture(scope="module")
-def lora(bases, data, tmp_path_factory):
-    out = tmp_path_factory.mktemp("lora") / "celeba-00003"
-    argv = ["finetune-diffusion", "--job", as_arg(diffusion_job()), "--base", str(bases[0]), "--data", str(data),
+def loras(bases, data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("loras") / "shard"
+    argv = ["finetune-diffusion", "--job", as_arg(SHARD), "--base", str(bases[0]), "--data", str(data),
             "--out", str(out)]
     assert main(argv) == 0
     return out
 
 
-def test_label_file_is_flat_with_clip_score_and_data_labels(bases, lora, data, tmp_path):
-    out, samples = tmp_path / "labels" / "celeba-00003.json", tmp_path / "samples"
-    assert evaluate(bases, lora, data, out, samples) == 0
-    labels = json.loads(out.read_text())
-    data_labels = json.loads((data / "metadata.json").read_text())["labels"]
-    assert labels == {"clip_score": labels["clip_score"], **data_labels}
-    assert 0 <= labels["clip_score"] <= 100
-    assert all(isinstance(v, (int, float, str, bool)) for v in labels.values())
-    with Image.open(samples / "grid.png") as grid:  # two 32×32 samples side by side
-        assert grid.size == (64, 32)
-    assert json.loads((samples / "prompts.json").read_text()) == EVALUATION["prompts"]
+@pytest.fixture(scope="module")
+def labelled(bases, loras, data, tmp_path_factory):
+    root = tmp_path_factory.mktemp("labels")
+    assert evaluate(bases, loras, data, root / "labels", samples=root / "samples", samples_for=2) == 0
+    return root
 
 
-def test_evaluation_is_deterministic(bases, lora, data, tmp_path):
-    for name in ("a.json", "b.json"):
-        assert evaluate(bases, lora, data, tmp_path / name) == 0
-    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+def test_label_files_are_flat_with_clip_score_and_data_labels(labelled, data):
+    assert sorted(p.name for p in (labelled / "labels").iterdir()) == sorted(f"{i}.json" for i in SUBJECTS)
+    for lora_id in SUBJECTS:
+        labels = json.loads((labelled / "labels" / f"{lora_id}.json").read_text())
+        data_labels = json.loads((data / lora_id / "metadata.json").read_text())["labels"]
+        assert labels == {"clip_score": labels["clip_score"], **data_labels}
+        assert 0 <= labels["clip_score"] <= 100
+        assert all(isinstance(v, (int, float, str, bool)) for v in labels.values())
 
 
-def test_loaded_lora_has_the_file_alpha_and_changes_the_unet(bases, lora):
+def test_samples_are_grids_for_the_first_n_loras(labelled):
+    first = list(SUBJECTS)[:2]
+    assert sorted(p.name for p in (labelled / "samples").iterdir()) == sorted([*(f"{i}.png" for i in first),
+                                                                               "prompts.json"])
+    for lora_id in first:
+        with Image.open(labelled / "samples" / f"{lora_id}.png") as grid:  # two 32×32 samples side by side
+            assert grid.size == (64, 32)
+    assert json.loads((labelled / "samples" / "prompts.json").read_text()) == EVALUATION["prompts"]
+
+
+def test_evaluation_is_deterministic(bases, loras, data, labelled, tmp_path):
+    assert evaluate(bases, loras, data, tmp_path / "again") == 0
+    for lora_id in SUBJECTS:
+        name = f"{lora_id}.json"
+        assert (tmp_path / "again" / name).read_bytes() == (labelled / "labels" / name).read_bytes()
+
+
+def test_each_lora_of_a_shard_gets_the_labels_it_gets_alone(bases, loras, data, labelled, tmp_path):
+    for lora_id in SUBJECTS:
+        assert evaluate(bases, loras, data, tmp_path / lora_id, job=as_arg(shard_job(recipe(lora_id)))) == 0
+        alone = json.loads((tmp_path / lora_id / f"{lora_id}.json").read_text())
+        in_shard = json.loads((labelled / "labels" / f"{lora_id}.json").read_text())
+        assert alone == {**in_shard, "clip_score": pytest.approx(in_shard["clip_score"], rel=1e-4, abs=1e-4)}
+
+
+def test_images_do_not_depend_on_the_chunking(bases, loras):
+    from lolzoo.bases.tiny_sd import load_tiny_sd
+    from lolzoo.diffusion.evaluate import generate, load_shard
+    from lolzoo.diffusion.job import evaluation_settings
+
+    pipeline = load_tiny_sd(bases[0])
+    shard = load_shard(pipeline, [read_lora(loras / i) for i in SUBJECTS], list(SUBJECTS))
+    settings = evaluation_settings(SHARD)
+    whole, chunked = generate(pipeline, shard, settings), generate(pipeline, shard, settings, images_per_batch=4)
+    assert whole.shape == (3, 2, 3, 32, 32)
+    torch.testing.assert_close(chunked, whole, rtol=1e-4, atol=1e-5)
+
+
+def test_batched_loras_act_on_the_unet_as_diffusers_loads_them(bases, loras):
+    """Each LoRA's slot of the shard changes the UNet exactly as pipeline.load_lora_weights of its file does."""
     from peft.tuners.lora import LoraLayer
 
     from lolzoo.bases.tiny_sd import load_tiny_sd
-    from lolzoo.diffusion.evaluate import ADAPTER_NAME, load_lora_into, unet_probe
+    from lolzoo.diffusion.evaluate import ADAPTER_NAME, load_lora_into, load_shard, unet_probe
 
     pipeline = load_tiny_sd(bases[0])
     before = unet_probe(pipeline)
-    load_lora_into(pipeline, lora, read_lora(lora))
-    scalings = {layer.scaling[ADAPTER_NAME] for layer in pipeline.unet.modules() if isinstance(layer, LoraLayer)}
-    assert scalings == {27 / 4} and not torch.equal(before, unet_probe(pipeline))
+    shard = load_shard(pipeline, [read_lora(loras / i) for i in SUBJECTS], list(SUBJECTS))
+    shard.router.index = torch.arange(len(SUBJECTS))
+    batched = unet_probe(pipeline, copies=len(SUBJECTS))
+    shard.detach()
+    assert torch.equal(unet_probe(pipeline), before)
+    for k, lora_id in enumerate(SUBJECTS):
+        reference = load_tiny_sd(bases[0])
+        load_lora_into(reference, loras / lora_id, read_lora(loras / lora_id))
+        scalings = {layer.scaling[ADAPTER_NAME] for layer in reference.unet.modules() if isinstance(layer, LoraLayer)}
+        assert scalings == {27 / 4}
+        loaded = unet_probe(reference)[0]
+        assert not torch.allclose(loaded, before[0])
+        torch.testing.assert_close(batched[k], loaded, rtol=1e-4, atol=1e-5)
 
 
-def test_lora_of_another_base_is_one_line_exit_2(bases, lora, data, tmp_path, capsys):
+def test_lora_of_another_base_is_one_line_exit_2(bases, loras, data, tmp_path, capsys):
     from lolzoo.bases.tiny_sd import build_tiny_sd, save_tiny_sd
 
     narrow = tmp_path / "narrow_sd"
     save_tiny_sd(build_tiny_sd(0, {"unet_channels": [16, 32], "unet_norm_groups": 8}), narrow)
-    assert evaluate(bases, lora, data, tmp_path / "x.json", base=narrow) == 2
+    assert evaluate(bases, loras, data, tmp_path / "x", base=narrow) == 2
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "another base" in err and not (tmp_path / "x.json").exists()
+    assert "\n" not in err and "another base" in err and "celeba-00003" in err and not (tmp_path / "x").exists()
 
 
-def test_lora_that_changes_nothing_is_refused(bases, lora, data, tmp_path, capsys):
-    trained = read_lora(lora)
+def test_lora_that_changes_nothing_is_refused_and_nothing_is_written(bases, loras, data, tmp_path, capsys):
+    import shutil
+
+    shutil.copytree(loras, tmp_path / "loras")
+    trained = read_lora(loras / "celeba-00004")
     zero = type(trained)([type(m)(m.component, m.path, torch.zeros_like(m.U), m.V, m.alpha) for m in trained.modules],
                          "diffusers")
-    write_diffusers(zero, tmp_path / "zero")
-    assert evaluate(bases, tmp_path / "zero", data, tmp_path / "x.json") == 2
-    assert "unchanged" in capsys.readouterr().err
+    shutil.rmtree(tmp_path / "loras" / "celeba-00004")
+    write_diffusers(zero, tmp_path / "loras" / "celeba-00004")
+    assert evaluate(bases, tmp_path / "loras", data, tmp_path / "x") == 2
+    err = capsys.readouterr().err
+    assert "unchanged" in err and "celeba-00004" in err and not (tmp_path / "x").exists()
 
 
 @pytest.mark.parametrize("job, message", [
     ("[1, 2]", "JSON object"),
-    (json.dumps({**diffusion_job(), "zoo": {"type": "dreambooth-subject"}}), "zoo.evaluation"),
-    (json.dumps({**diffusion_job(), "zoo": {"type": "dreambooth-classes", "evaluation": {"prompts": []}}}),
-     "prompts"),
-    (json.dumps({**diffusion_job(), "zoo": {"type": "dreambooth-classes",
-                                            "evaluation": {**EVALUATION, "steps": "many"}}}), "steps"),
+    (json.dumps({**SHARD, "zoo": {"type": "dreambooth-subject"}}), "zoo.evaluation"),
+    (json.dumps({**SHARD, "zoo": {"type": "dreambooth-classes", "evaluation": {"prompts": []}}}), "prompts"),
+    (json.dumps({**SHARD, "zoo": {"type": "dreambooth-classes", "evaluation": {**EVALUATION, "steps": "many"}}}),
+     "steps"),
+    (json.dumps({"zoo": ZOO, "recipes": [recipe(), recipe()]}), "more than once"),
 ])
-def test_malformed_job_is_one_line_exit_2(bases, lora, data, tmp_path, capsys, job, message):
-    assert evaluate(bases, lora, data, tmp_path / "x.json", job=job) == 2
+def test_malformed_job_is_one_line_exit_2(bases, loras, data, tmp_path, capsys, job, message):
+    assert evaluate(bases, loras, data, tmp_path / "x", job=job) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and message in err
 
 
-def test_data_folder_without_metadata_is_one_line(bases, lora, tmp_path, capsys):
-    (tmp_path / "empty").mkdir()
-    assert evaluate(bases, lora, tmp_path / "empty", tmp_path / "x.json") == 2
+def test_missing_data_or_lora_folder_is_one_line_naming_the_lora(bases, loras, data, tmp_path, capsys):
+    job = as_arg(shard_job(recipe(), recipe("celeba-00099")))
+    assert evaluate(bases, loras, data, tmp_path / "x", job=job) == 2
+    assert "celeba-00099" in capsys.readouterr().err
+    (tmp_path / "data" / "celeba-00003").mkdir(parents=True)
+    assert evaluate(bases, loras, tmp_path / "data", tmp_path / "x", job=as_arg(shard_job(recipe()))) == 2
     assert "metadata.json" in capsys.readouterr().err
+    (tmp_path / "no_loras").mkdir()
+    assert evaluate(bases, tmp_path / "no_loras", data, tmp_path / "x", job=as_arg(shard_job(recipe()))) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "no LoRA folder for celeba-00003" in err and not (tmp_path / "x").exists()

@@ -1,4 +1,5 @@
-"""`lolzoo finetune-diffusion`: a deterministic DreamBooth LoRA in diffusers' format with its alpha."""
+"""`lolzoo finetune-diffusion`: a shard of deterministic DreamBooth LoRAs in diffusers' format with their alpha,
+each the LoRA it would be if trained alone."""
 
 import json
 import math
@@ -10,62 +11,83 @@ import torch
 from lolzoo.cli import main
 from lolzoo.lora import read_lora
 
-from .conftest import as_arg, diffusion_job
+from .conftest import SUBJECTS, ZOO, as_arg, recipe, shard_job
 
 ATTENTION_QV = re.compile(r"\.attn[12]\.to_[qv]$")
+# a shard that mixes learning rates, step counts, accumulation, batch sizes and ranks
+MIXED = [recipe("celeba-00003"),
+         recipe("celeba-00004", learning_rate=3e-3, max_train_steps=3, gradient_accumulation_steps=2,
+                train_batch_size=2, rank=2, lora_alpha=2),
+         recipe("celeba-00005", learning_rate=1e-4, max_train_steps=1)]
 
 
-def finetune(job, bases, data, out, log=None):
+def finetune(job, bases, data, out):
     argv = ["finetune-diffusion", "--job", as_arg(job), "--base", str(bases[0]), "--data", str(data), "--out", str(out)]
-    return main(argv + (["--log-json", str(log)] if log else []))
+    return main(argv)
 
 
 @pytest.fixture(scope="module")
 def trained(bases, data, tmp_path_factory):
     root = tmp_path_factory.mktemp("finetune")
     for name in ("a", "b"):
-        assert finetune(diffusion_job(), bases, data, root / name, root / f"{name}.json") == 0
+        assert finetune(shard_job(*MIXED), bases, data, root / name) == 0
     return root
 
 
-def test_same_recipe_gives_the_same_bytes(trained):
-    first = (trained / "a" / "pytorch_lora_weights.safetensors").read_bytes()
-    assert first == (trained / "b" / "pytorch_lora_weights.safetensors").read_bytes()
+def test_same_shard_gives_the_same_bytes(trained):
+    for lora_id in SUBJECTS:
+        first = (trained / "a" / lora_id / "pytorch_lora_weights.safetensors").read_bytes()
+        assert first == (trained / "b" / lora_id / "pytorch_lora_weights.safetensors").read_bytes()
 
 
-def test_lora_reads_back_with_rank_alpha_and_every_attention_q_v(trained, bases):
+def test_out_has_one_folder_per_lora_and_the_shard_timings(trained):
+    out = trained / "a"
+    assert sorted(p.name for p in out.iterdir()) == sorted([*SUBJECTS, "shard.json"])
+    for lora_id in SUBJECTS:
+        assert sorted(p.name for p in (out / lora_id).iterdir()) == ["pytorch_lora_weights.safetensors", "train.json"]
+    shard = json.loads((out / "shard.json").read_text())
+    assert shard["loras"] == 3 and shard["samples"] == 2 * 1 + 3 * 2 * 2 + 1 * 1 and shard["samples_per_second"] > 0
+    seconds = shard["seconds"]
+    assert set(seconds) == {"import_and_load", "training", "writing", "total"} and all(v > 0 for v in seconds.values())
+    shares = [json.loads((out / i / "train.json").read_text())["seconds"]["total"] for i in SUBJECTS]
+    assert sum(shares) == pytest.approx(seconds["import_and_load"] + seconds["training"] + seconds["writing"])
+
+
+def test_train_json_has_the_recipe_and_one_finite_loss_per_optimiser_step(trained):
+    for row in MIXED:
+        log = json.loads((trained / "a" / row["lora_id"] / "train.json").read_text())
+        assert log["lora_id"] == row["lora_id"] and log["recipe"] == row and log["device"] == "cpu"
+        assert log["images"] == 6 and len(log["losses"]) == row["max_train_steps"]
+        assert all(math.isfinite(x) and x > 0 for x in log["losses"]) and log["seconds"]["training"] > 0
+
+
+def test_loras_read_back_with_their_rank_alpha_and_every_attention_q_v(trained, bases):
     from lolzoo.bases.tiny_sd import load_tiny_sd
 
-    lora = read_lora(trained / "a")
     expected = sorted(name for name, _ in load_tiny_sd(bases[0]).unet.named_modules() if ATTENTION_QV.search(name))
-    assert sorted(m.path for m in lora.modules) == expected and len(expected) > 0
-    assert {m.component for m in lora.modules} == {"unet"}
-    assert {m.rank for m in lora.modules} == {4} and {m.alpha for m in lora.modules} == {27}
-    assert all(m.U.abs().sum() > 0 for m in lora.modules), "B must move away from its zero init"
+    assert len(expected) > 0
+    for row in MIXED:
+        lora = read_lora(trained / "a" / row["lora_id"])
+        assert sorted(m.path for m in lora.modules) == expected and {m.component for m in lora.modules} == {"unet"}
+        assert {m.rank for m in lora.modules} == {row["rank"]} and {m.alpha for m in lora.modules} == {row["lora_alpha"]}
+        assert all(m.U.abs().sum() > 0 for m in lora.modules), "B must move away from its zero init"
+    firsts = [read_lora(trained / "a" / row["lora_id"]).modules[0].V for row in MIXED[::2]]
+    assert not torch.equal(*firsts), "another seed gives another LoRA"
 
 
-def test_log_has_the_recipe_and_one_finite_loss_per_step(trained):
-    log = json.loads((trained / "a.json").read_text())
-    assert log["recipe"] == diffusion_job()["recipe"] and log["device"] == "cpu"
-    assert len(log["losses"]) == 2 and all(math.isfinite(x) and x > 0 for x in log["losses"])
-    assert log["seconds"]["training"] > 0 and len(log["seconds"]["per_step"]) == 2
-
-
-def test_another_seed_gives_another_lora(bases, data, trained, tmp_path):
-    assert finetune(diffusion_job(seed=6), bases, data, tmp_path / "c") == 0
-    other, first = read_lora(tmp_path / "c"), read_lora(trained / "a")
-    assert not torch.equal(other.modules[0].V, first.modules[0].V)
-
-
-def test_batches_and_accumulation_train_every_step(bases, data, tmp_path):
-    from lolzoo.bases.tiny_sd import load_tiny_sd
-    from lolzoo.diffusion.finetune import finetune as train
-    from lolzoo.diffusion.images import load_images
-    from lolzoo.diffusion.job import training_settings
-
-    settings = training_settings(diffusion_job(train_batch_size=4, gradient_accumulation_steps=2, max_train_steps=1))
-    result = train(load_tiny_sd(bases[0]), load_images(data, 32), settings, torch.device("cpu"))
-    assert len(result.losses) == 1 and all(m.U.abs().sum() > 0 for m in result.lora.modules)
+def test_each_lora_of_a_mixed_shard_is_the_lora_trained_alone(trained, bases, data, tmp_path):
+    """Different learning rates, steps, accumulation, batch sizes and ranks: a shard of one gives the same factors."""
+    for row in MIXED:
+        assert finetune(shard_job(row), bases, data, tmp_path / row["lora_id"]) == 0
+        alone = read_lora(tmp_path / row["lora_id"] / row["lora_id"])
+        in_shard = read_lora(trained / "a" / row["lora_id"])
+        assert [m.path for m in alone.modules] == [m.path for m in in_shard.modules]
+        for a, b in zip(alone.modules, in_shard.modules):
+            torch.testing.assert_close(b.U, a.U, rtol=1e-4, atol=1e-6)
+            torch.testing.assert_close(b.V, a.V, rtol=1e-4, atol=1e-6)
+        log_alone = json.loads((tmp_path / row["lora_id"] / row["lora_id"] / "train.json").read_text())
+        log_shard = json.loads((trained / "a" / row["lora_id"] / "train.json").read_text())
+        assert log_shard["losses"] == pytest.approx(log_alone["losses"], rel=1e-4)
 
 
 def test_batch_stream_visits_every_image_once_per_pass():
@@ -76,14 +98,24 @@ def test_batch_stream_visits_every_image_once_per_pass():
     assert sorted(drawn) == sorted(list(range(5)) * 2)
 
 
+def test_training_settings_are_one_per_recipe_in_order():
+    from lolzoo.diffusion.job import parse_job, training_settings
+
+    settings = training_settings(parse_job(as_arg(shard_job(*MIXED))))
+    assert [s.lora_id for s in settings] == [r["lora_id"] for r in MIXED]
+    assert [s.gradient_accumulation_steps for s in settings] == [1, 2, 1] and settings[1].rank == 2
+
+
 @pytest.mark.parametrize("job, message", [
     ("not json", "not JSON"),
-    ('{"recipe": {}}', "recipe"),
-    (json.dumps({**diffusion_job(), "zoo": {**diffusion_job()["zoo"], "type": "arc-sources"}}), "zoo.type"),
-    (as_arg(diffusion_job(learning_rate="fast")), "recipe.learning_rate"),
-    (as_arg(diffusion_job(max_train_steps=0)), "recipe.max_train_steps"),
-    (json.dumps({"recipe": {k: v for k, v in diffusion_job()["recipe"].items() if k != "seed"},
-                 "zoo": diffusion_job()["zoo"]}), "recipe.seed"),
+    ('{"recipe": {}, "zoo": {}}', '"recipes"'),
+    (json.dumps({"zoo": ZOO, "recipes": []}), "non-empty list"),
+    (json.dumps({"zoo": ZOO, "recipes": [recipe(), 3]}), "recipes[1] is not"),
+    (as_arg(shard_job(recipe(), recipe(seed=9))), "celeba-00003' appears more than once"),
+    (json.dumps({"zoo": {**ZOO, "type": "arc-sources"}, "recipes": [recipe()]}), "zoo.type"),
+    (as_arg(shard_job(recipe(), recipe("celeba-00004", learning_rate="fast"))), "recipes[1].learning_rate"),
+    (as_arg(shard_job(recipe(max_train_steps=0))), "recipes[0].max_train_steps"),
+    (as_arg(shard_job({k: v for k, v in recipe().items() if k != "seed"})), "recipes[0].seed"),
 ])
 def test_malformed_job_is_one_line_exit_2(job, message, bases, data, tmp_path, capsys):
     argv = ["finetune-diffusion", "--job", job, "--base", str(bases[0]), "--data", str(data), "--out", str(tmp_path / "x")]
@@ -92,9 +124,18 @@ def test_malformed_job_is_one_line_exit_2(job, message, bases, data, tmp_path, c
     assert "\n" not in err and message in err and not (tmp_path / "x").exists()
 
 
-def test_missing_data_folder_is_one_line(bases, tmp_path, capsys):
-    assert finetune(diffusion_job(), bases, tmp_path / "nowhere", tmp_path / "x") == 2
-    assert "\n" not in capsys.readouterr().err.strip()
+def test_missing_data_subfolder_is_one_line_naming_the_lora(bases, data, tmp_path, capsys):
+    job = shard_job(recipe(), recipe("celeba-00099"))
+    assert finetune(job, bases, data, tmp_path / "x") == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "celeba-00099" in err and not (tmp_path / "x").exists()
+
+
+def test_base_without_the_target_modules_is_one_line_and_writes_nothing(bases, data, tmp_path, capsys):
+    job = {"zoo": {**ZOO, "lora": {**ZOO["lora"], "target_modules": ["to_nothing"]}}, "recipes": [recipe()]}
+    assert finetune(job, bases, data, tmp_path / "x") == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "to_nothing" in err and not (tmp_path / "x").exists()
 
 
 def test_canonical_header_makes_metadata_order_irrelevant(tmp_path):

@@ -1,10 +1,16 @@
-"""Evaluate one LoRA: load it into the base, sample one image per prompt, CLIP-score the samples.
+"""Evaluate a shard of LoRAs: put them all on the base at once, sample one image per prompt and
+LoRA in large batches, CLIP-score each LoRA's samples.
 
 The CLIP score is the paper's: the mean over prompts of max(100 · cos(image, prompt), 0),
-with one fixed seed so that every LoRA of a zoo starts from the same noise per prompt.
-Before sampling we check that the LoRA fits the base (module paths and shapes) and that,
-once loaded, it really changes the UNet's output: diffusers only warns about LoRA keys it
-cannot place, and a silently ignored LoRA would label the base, not the LoRA.
+with one fixed seed so that every LoRA of a zoo starts from the same noise per prompt (so a
+LoRA gets the same images, up to float rounding, whatever shard it is evaluated in).
+The LoRAs are stacked in batched_lora's layers; each sample of a pipeline batch (and its
+classifier-free-guidance twin) is routed to its LoRA. Before sampling we check that each LoRA
+fits the base (module paths and shapes) and that, once loaded, it really changes the UNet's
+output: a silently ignored LoRA would label the base, not the LoRA.
+
+`load_lora_into` is diffusers' own loader (pipeline.load_lora_weights) with the same checks:
+the reference the batched layers are tested against, so the files stay what diffusers reads.
 """
 
 from __future__ import annotations
@@ -13,11 +19,13 @@ from pathlib import Path
 
 import torch
 
+from lolzoo.diffusion.batched_lora import BatchedLora, LoraShape
 from lolzoo.diffusion.job import EvaluationSettings
 from lolzoo.errors import LolzooError
 from lolzoo.lora import Lora
 
 ADAPTER_NAME = "evaluated"
+IMAGES_PER_BATCH = 64  # (LoRA, prompt) samples per pipeline call: bounds memory, not results
 
 
 class LoraMismatchError(LolzooError):
@@ -55,15 +63,52 @@ def check_lora_placed(unet, lora: Lora, source) -> None:
 
 
 @torch.no_grad()
-def unet_probe(pipeline) -> torch.Tensor:
-    """The UNet's output on one fixed input: compared with and without the adapter."""
+def unet_probe(pipeline, copies: int = 1) -> torch.Tensor:
+    """The UNet's output on one fixed input (repeated `copies` times): compared with and without LoRAs."""
     config = pipeline.unet.config
     generator = torch.Generator().manual_seed(0)
     device, dtype = pipeline.unet.device, pipeline.unet.dtype
     latents = torch.randn(1, config.in_channels, config.sample_size, config.sample_size, generator=generator)
     states = torch.randn(1, pipeline.tokenizer.model_max_length, config.cross_attention_dim, generator=generator)
-    timestep = torch.tensor([500])
+    timestep = torch.tensor([500] * copies)
+    latents, states = latents.expand(copies, -1, -1, -1), states.expand(copies, -1, -1)
     return pipeline.unet(latents.to(device, dtype), timestep.to(device), states.to(device, dtype)).sample.float().cpu()
+
+
+def lora_shape(lora: Lora, name) -> LoraShape:
+    """The (rank, alpha) of a LoRA whose modules share one rank and one scale, as ours do."""
+    ranks, scales = {m.rank for m in lora.modules}, {m.scale for m in lora.modules}
+    if len(ranks) != 1 or max(scales) - min(scales) > 1e-6 * max(1.0, max(scales)):
+        raise LoraMismatchError(f"{name}: modules of ranks {sorted(ranks)} and scales {sorted(scales)}; "
+                                "a shard needs one rank and one alpha per LoRA")
+    rank = ranks.pop()
+    return LoraShape(rank, lora.modules[0].scale * rank)
+
+
+def load_shard(pipeline, loras: list[Lora], names: list[str]) -> BatchedLora:
+    """Hook all LoRAs into the pipeline's UNet (slot k = loras[k]); each must fit and change the UNet."""
+    unet = pipeline.unet
+    for lora, name in zip(loras, names):
+        try:
+            check_lora_fits(unet, lora)
+        except LoraMismatchError as err:
+            raise LoraMismatchError(f"{name}: {err}") from None
+    paths = [m.path for m in loras[0].modules]
+    for lora, name in zip(loras, names):
+        if sorted(m.path for m in lora.modules) != sorted(paths):
+            raise LoraMismatchError(f"{name}: adapts other modules than {names[0]} (one zoo per shard)")
+    without = unet_probe(pipeline, copies=len(loras))  # the same batch size: a zero ΔW gives equal bits
+    shard = BatchedLora(unet, paths, [lora_shape(lora, name) for lora, name in zip(loras, names)])
+    for k, lora in enumerate(loras):
+        shard.load(k, lora)
+    shard.router.index = torch.arange(len(loras), device=unet.device)
+    probes = unet_probe(pipeline, copies=len(loras))
+    shard.router.index = None
+    for name, base, probe in zip(names, without, probes):
+        if torch.equal(base, probe):
+            shard.detach()
+            raise LoraMismatchError(f"{name}: loading the LoRA leaves the UNet's output unchanged (B is zero?)")
+    return shard
 
 
 def load_lora_into(pipeline, lora_dir: str | Path, lora: Lora) -> None:
@@ -77,19 +122,35 @@ def load_lora_into(pipeline, lora_dir: str | Path, lora: Lora) -> None:
 
 
 @torch.no_grad()
-def generate(pipeline, settings: EvaluationSettings, show_progress: bool = False) -> torch.Tensor:
-    """(len(prompts), 3, H, W) in [0, 1]: one image per prompt, each from the same seeded noise."""
+def generate(pipeline, shard: BatchedLora, settings: EvaluationSettings, show_progress: bool = False,
+             images_per_batch: int = IMAGES_PER_BATCH) -> torch.Tensor:
+    """(K, len(prompts), 3, H, W) in [0, 1]: per LoRA one image per prompt, each from the prompt's seeded noise."""
     device = pipeline.unet.device
     pipeline.set_progress_bar_config(disable=not show_progress, leave=False)
-    generators = [torch.Generator(device).manual_seed(settings.seed) for _ in settings.prompts]
-    output = pipeline(list(settings.prompts), num_inference_steps=settings.steps,
-                      guidance_scale=settings.guidance_scale, generator=generators, output_type="pt")
-    return output.images.float().cpu().clamp(0, 1)
+    prompts = list(settings.prompts)
+    items = [(k, prompt) for k in range(len(shard)) for prompt in prompts]
+    chunks = []
+    try:
+        for start in range(0, len(items), images_per_batch):
+            chunk = items[start:start + images_per_batch]
+            shard.router.index = torch.tensor([k for k, _ in chunk], device=device)
+            generators = [torch.Generator(device).manual_seed(settings.seed) for _ in chunk]
+            output = pipeline([prompt for _, prompt in chunk], num_inference_steps=settings.steps,
+                              guidance_scale=settings.guidance_scale, generator=generators, output_type="pt")
+            chunks.append(output.images.float().cpu().clamp(0, 1))
+    finally:
+        shard.router.index = None
+    images = torch.cat(chunks)
+    return images.reshape(len(shard), len(prompts), *images.shape[1:])
 
 
-def clip_score(clip, images: torch.Tensor, prompts) -> float:
-    """Mean over prompts of max(100 · cos(image, prompt), 0)."""
-    return float(clip.clip_score(images, list(prompts)).mean())
+def clip_scores(clip, images: torch.Tensor, prompts, images_per_batch: int = IMAGES_PER_BATCH) -> list[float]:
+    """Per LoRA (images is (K, P, 3, H, W)): the mean over prompts of max(100 · cos(image, prompt), 0)."""
+    count, per_lora = images.shape[:2]
+    flat, texts = images.flatten(0, 1), list(prompts) * count
+    scores = torch.cat([clip.clip_score(flat[start:start + images_per_batch], texts[start:start + images_per_batch])
+                        for start in range(0, len(flat), images_per_batch)])
+    return [float(row.mean()) for row in scores.reshape(count, per_lora)]
 
 
 def image_grid(images: torch.Tensor, columns: int = 4):

@@ -1,8 +1,15 @@
-"""`lolzoo evaluate-diffusion --job JSON --base DIR --clip DIR --lora DIR --data DIR --out LABELS.json [--samples DIR]`.
+"""`lolzoo evaluate-diffusion --job JSON --base DIR --clip DIR --loras DIR --data DIR --out DIR
+[--samples DIR] [--samples-for N]`: label files for a shard of diffusion LoRAs.
 
-Writes one LoRA's label file: {"clip_score": ..., **the data folder's LoRA-level labels},
-a flat JSON object of scalars, atomically. --samples gets the prompts' images as one grid PNG
-(grid.png) and prompts.json, in prompt order.
+--loras is a `lolzoo finetune-diffusion` --out folder (<lora_id>/pytorch_lora_weights.safetensors),
+--data has one finetuning folder per lora_id (its LoRA-level labels). All LoRAs of the job are
+sampled together in large batches (evaluate.py). --out is written atomically, only when the whole
+shard succeeded, with one flat JSON object of scalars per LoRA:
+
+    <out>/<lora_id>.json      {"clip_score": ..., **the data folder's LoRA-level labels}
+
+--samples gets, for the first N LoRAs of the shard (--samples-for, default 4), each LoRA's
+images as one grid PNG in prompt order, <samples>/<lora_id>.png, and prompts.json.
 """
 
 from __future__ import annotations
@@ -12,49 +19,71 @@ from pathlib import Path
 
 from lolzoo.errors import LolzooError
 
+SAMPLES_FOR = 4
+
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--job", required=True, help='{"recipe": {...}, "zoo": {...}} as JSON')
-    parser.add_argument("--base", required=True, type=Path, help="the SD-1.x pipeline folder the LoRA was trained on")
+    parser.add_argument("--job", required=True, help='{"zoo": {...}, "recipes": [{...}, ...]} as JSON')
+    parser.add_argument("--base", required=True, type=Path, help="the SD-1.x pipeline folder the LoRAs were trained on")
     parser.add_argument("--clip", required=True, type=Path, help="the CLIP model folder (tiny-clip)")
-    parser.add_argument("--lora", required=True, type=Path, help="the LoRA folder (pytorch_lora_weights.safetensors)")
-    parser.add_argument("--data", required=True, type=Path, help="the LoRA's finetuning folder (its labels)")
-    parser.add_argument("--out", required=True, type=Path, help="the label JSON to write")
-    parser.add_argument("--samples", type=Path, help="a folder for the sample grid (grid.png) and prompts.json")
+    parser.add_argument("--loras", required=True, type=Path,
+                        help="the shard's LoRAs: a finetune-diffusion --out folder, one folder per lora_id")
+    parser.add_argument("--data", required=True, type=Path,
+                        help="a folder with one finetuning folder per lora_id (their labels)")
+    parser.add_argument("--out", required=True, type=Path, help="the folder of label files to write (<lora_id>.json)")
+    parser.add_argument("--samples", type=Path, help="a folder for sample grids (<lora_id>.png) and prompts.json")
+    parser.add_argument("--samples-for", type=int, default=SAMPLES_FOR, metavar="N",
+                        help=f"grids for the first N LoRAs of the shard (default {SAMPLES_FOR})")
 
 
 def run(args) -> int:
     started = time.perf_counter()
-    from lolzoo.diffusion.job import evaluation_settings, parse_job
+    from lolzoo.diffusion.job import evaluation_settings, lora_ids, parse_job
 
-    settings = evaluation_settings(parse_job(args.job))
+    job = parse_job(args.job)
+    settings = evaluation_settings(job)
+    names = lora_ids(job)
+    if args.samples_for < 0:
+        raise LolzooError(f"--samples-for {args.samples_for}: must be at least 0")
+
+    from lolzoo.diffusion.images import lora_labels
+    from lolzoo.lora import read_lora
+
+    labels = []  # a missing data folder or LoRA fails before the models load
+    for name in names:
+        if not (args.data / name).is_dir():
+            raise LolzooError(f"--data {args.data}: no finetuning folder for {name}")
+        labels.append(lora_labels(args.data / name))
+        if "clip_score" in labels[-1]:
+            raise LolzooError(f"{args.data / name}: its labels already name a clip_score")
+    for name in names:
+        if not (args.loras / name).is_dir():
+            raise LolzooError(f"--loras {args.loras}: no LoRA folder for {name}")
+    loras = [read_lora(args.loras / name) for name in names]
+    for folder in (args.base, args.clip):
+        if not folder.is_dir():
+            raise LolzooError(f"{folder}: no such folder")
 
     from lolzoo.bases.tiny_clip import load_tiny_clip
     from lolzoo.bases.tiny_sd import load_tiny_sd
-    from lolzoo.diffusion.evaluate import clip_score, generate, image_grid, load_lora_into
-    from lolzoo.diffusion.images import lora_labels
+    from lolzoo.diffusion.evaluate import clip_scores, generate, image_grid, load_shard
     from lolzoo.diffusion.runtime import pick_device, progress_enabled, quiet_library_progress
-    from lolzoo.io import atomic_dir, atomic_file, atomic_write_json
-    from lolzoo.lora import read_lora
+    from lolzoo.io import atomic_dir, atomic_write_json
 
-    labels = lora_labels(args.data)  # a missing data folder fails before the models load
-    if "clip_score" in labels:
-        raise LolzooError(f"{args.data}: its labels already name a clip_score")
-    for folder in (args.base, args.clip):
-        if not folder.is_dir():
-            raise FileNotFoundError(f"{folder}: no such folder")
-    lora = read_lora(args.lora)
     quiet_library_progress()
-    pipeline = load_tiny_sd(args.base).to(pick_device())
-    clip = load_tiny_clip(args.clip)
-    load_lora_into(pipeline, args.lora, lora)
-    images = generate(pipeline, settings, show_progress=progress_enabled())
-    score = clip_score(clip, images, settings.prompts)
-    atomic_write_json(args.out, {"clip_score": score, **labels})
-    if args.samples:
+    pipeline = load_tiny_sd(args.base).to(pick_device())  # the one place the base is loaded
+    clip = load_tiny_clip(args.clip)  # the one place the CLIP model is loaded
+    shard = load_shard(pipeline, loras, names)
+    images = generate(pipeline, shard, settings, show_progress=progress_enabled())
+    scores = clip_scores(clip, images, settings.prompts)
+    with atomic_dir(args.out, overwrite=True) as staging:
+        for name, score, data_labels in zip(names, scores, labels):
+            atomic_write_json(staging / f"{name}.json", {"clip_score": score, **data_labels})
+    if args.samples and args.samples_for:
         with atomic_dir(args.samples, overwrite=True) as staging:
-            image_grid(images).save(staging / "grid.png")
+            for name, lora_images in list(zip(names, images))[:args.samples_for]:
+                image_grid(lora_images).save(staging / f"{name}.png")
             atomic_write_json(staging / "prompts.json", list(settings.prompts))
-    print(f"{args.lora}: CLIP score {score:.2f} over {len(settings.prompts)} prompts "
-          f"({time.perf_counter() - started:.1f} s), wrote {args.out}")
+    print(f"{len(names)} LoRAs: CLIP score {min(scores):.2f} to {max(scores):.2f} over {len(settings.prompts)} "
+          f"prompts ({time.perf_counter() - started:.1f} s), wrote {args.out}")
     return 0

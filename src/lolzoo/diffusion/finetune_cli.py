@@ -1,8 +1,15 @@
-"""`lolzoo finetune-diffusion --job JSON --base DIR --data DIR --out DIR [--log-json FILE]`: one DreamBooth LoRA.
+"""`lolzoo finetune-diffusion --job JSON --base DIR --data DIR --out DIR`: a shard of DreamBooth LoRAs.
 
-DIR receives pytorch_lora_weights.safetensors (diffusers' format, alpha in its adapter
-metadata), written atomically; --log-json gets the recipe, the per-step loss curve, seconds
-and the device.
+The job is {"zoo": {...}, "recipes": [...]} (job.py); --data has one finetuning folder per
+lora_id (`lolzoo finetune-data`). The shard trains in one process, one batched forward per
+micro-step (finetune.py). --out is written atomically, only when the whole shard succeeded:
+
+    <out>/<lora_id>/pytorch_lora_weights.safetensors   diffusers' format, alpha in its metadata
+    <out>/<lora_id>/train.json    lora_id, recipe, device, images, losses (one per optimiser step),
+                                  seconds: its share of the shard's (training by its samples,
+                                  loading and writing split evenly) and their total
+    <out>/shard.json              the shard's seconds (import_and_load, training, writing, total),
+                                  loras, samples, samples_per_second, device
 """
 
 from __future__ import annotations
@@ -10,49 +17,82 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from lolzoo.errors import LolzooError
+
+SHARD_FILE = "shard.json"
+TRAIN_FILE = "train.json"
+
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--job", required=True, help='{"recipe": {...}, "zoo": {...}} as JSON')
+    parser.add_argument("--job", required=True, help='{"zoo": {...}, "recipes": [{...}, ...]} as JSON')
     parser.add_argument("--base", required=True, type=Path, help="the SD-1.x pipeline folder to finetune")
-    parser.add_argument("--data", required=True, type=Path, help="the LoRA's finetuning images (lolzoo finetune-data)")
-    parser.add_argument("--out", required=True, type=Path, help="the LoRA folder to write")
-    parser.add_argument("--log-json", type=Path, help="where to write recipe, loss curve, seconds and device")
+    parser.add_argument("--data", required=True, type=Path,
+                        help="a folder with one finetuning folder per lora_id (lolzoo finetune-data)")
+    parser.add_argument("--out", required=True, type=Path, help="the shard folder to write (one folder per LoRA)")
+
+
+def data_folders(data: Path, lora_ids: list[str]) -> list[Path]:
+    """Each LoRA's finetuning folder, checked before any model loads."""
+    from lolzoo.diffusion.images import image_files
+
+    if not data.is_dir():
+        raise LolzooError(f"--data {data}: no such folder")
+    folders = [data / lora_id for lora_id in lora_ids]
+    missing = [f.name for f in folders if not f.is_dir()]
+    if missing:
+        raise LolzooError(f"--data {data}: no finetuning folder for {len(missing)} of the shard's "
+                          f"{len(folders)} LoRAs (e.g. {missing[0]})")
+    for folder in folders:
+        image_files(folder)
+    return folders
 
 
 def run(args) -> int:
     started = time.perf_counter()
-    from lolzoo.diffusion.job import parse_job, training_settings
+    from lolzoo.diffusion.job import lora_ids, parse_job, training_settings
 
     job = parse_job(args.job)
     settings = training_settings(job)  # a bad job fails before torch and the models load
+    folders = data_folders(args.data, lora_ids(job))
+    if not args.base.is_dir():
+        raise LolzooError(f"--base {args.base}: no such folder")
 
     from lolzoo.bases.tiny_sd import load_tiny_sd
-    from lolzoo.diffusion.finetune import finetune
+    from lolzoo.diffusion.finetune import finetune_shard
     from lolzoo.diffusion.images import load_images
-    from lolzoo.diffusion.runtime import pick_device, progress, quiet_library_progress
-    from lolzoo.io import atomic_write_json
     from lolzoo.diffusion.lora_file import write_lora_folder
+    from lolzoo.diffusion.runtime import pick_device, progress, quiet_library_progress
+    from lolzoo.io import atomic_dir, atomic_write_json
 
-    if not args.base.is_dir():
-        raise FileNotFoundError(f"--base {args.base}: no such folder")
     quiet_library_progress()
-    pipeline = load_tiny_sd(args.base)
+    pipeline = load_tiny_sd(args.base)  # the one place the base is loaded
     resolution = pipeline.unet.config.sample_size * pipeline.vae_scale_factor
-    images = load_images(args.data, resolution)
+    images = [load_images(folder, resolution) for folder in folders]
     device = pick_device()
     loaded = time.perf_counter()
-    with progress(settings.max_train_steps, f"finetune {settings.lora_id}") as bar:
-        result = finetune(pipeline, images, settings, device, progress=bar)
+    micro_steps = max(s.max_train_steps * s.gradient_accumulation_steps for s in settings)
+    with progress(micro_steps, f"finetune {len(settings)} LoRAs") as bar:
+        shard = finetune_shard(pipeline, images, settings, device, progress=bar)
     trained = time.perf_counter()
-    write_lora_folder(result.lora, args.out)
-    finished = time.perf_counter()
-    if args.log_json:
-        atomic_write_json(args.log_json, {
-            "lora_id": settings.lora_id, "recipe": job["recipe"], "device": str(device),
-            "images": len(images), "losses": result.losses,
-            "seconds": {"total": finished - started, "import_and_load": loaded - started,
-                        "training": trained - loaded, "writing": finished - trained,
-                        "per_step": result.seconds_per_step}})
-    print(f"{settings.lora_id}: {settings.max_train_steps} steps on {device}, loss "
-          f"{result.losses[0]:.4f} -> {result.losses[-1]:.4f}, wrote {args.out}")
+    samples = sum(r.samples for r in shard.results)
+    with atomic_dir(args.out, overwrite=True) as staging:
+        for recipe, setting, result in zip(job["recipes"], settings, shard.results):
+            write_lora_folder(result.lora, staging / setting.lora_id)
+        finished = time.perf_counter()
+        count = len(settings)
+        for recipe, setting, result, image_set in zip(job["recipes"], settings, shard.results, images):
+            share = {"import_and_load": (loaded - started) / count,
+                     "training": (trained - loaded) * result.samples / samples,
+                     "writing": (finished - trained) / count}
+            atomic_write_json(staging / setting.lora_id / TRAIN_FILE, {
+                "lora_id": setting.lora_id, "recipe": recipe, "device": str(device), "images": len(image_set),
+                "losses": result.losses, "samples": result.samples,
+                "seconds": {**share, "total": sum(share.values())}})
+        atomic_write_json(staging / SHARD_FILE, {
+            "loras": count, "samples": samples, "device": str(device), "micro_steps": micro_steps,
+            "samples_per_second": samples / max(trained - loaded, 1e-9),
+            "seconds": {"import_and_load": loaded - started, "training": trained - loaded,
+                        "writing": finished - trained, "total": finished - started}})
+    print(f"{count} LoRAs, {samples} samples in {micro_steps} batched micro-steps on {device} "
+          f"({trained - loaded:.1f} s training, {time.perf_counter() - started:.1f} s total), wrote {args.out}")
     return 0

@@ -1,8 +1,9 @@
-"""The per-LoRA job JSON the workflow passes, checked once and turned into typed settings.
+"""The shard job JSON the workflow passes, checked once and turned into typed settings.
 
-A job is {"recipe": <the LoRA's recipe row>, "zoo": <its zoo's config>}. Everything the
-finetuning and the evaluation read from it is here, so a malformed job fails before any
-model is loaded, with one line that names the key.
+A job is {"zoo": <the zoo's config>, "recipes": [<recipe row>, ...]}: a shard of LoRAs of one
+zoo, trained (and evaluated) together in one process; a single LoRA is a shard of one.
+Everything the finetuning and the evaluation read from it is here, so a malformed job fails
+before any model is loaded, with one line that names the key (recipes[i].key for a recipe).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from lolzoo.errors import LolzooError
 
 ZOO_TYPES = ("dreambooth-subject", "dreambooth-classes")
+SHAPE = '{"zoo": {...}, "recipes": [{...}, ...]}'
 
 
 class JobError(LolzooError):
@@ -46,12 +48,27 @@ def parse_job(text: str) -> dict:
         job = json.loads(text)
     except json.JSONDecodeError as err:
         raise JobError(f"--job is not JSON: {err}") from None
-    if not isinstance(job, dict) or not isinstance(job.get("recipe"), dict) or not isinstance(job.get("zoo"), dict):
-        raise JobError('--job must be a JSON object {"recipe": {...}, "zoo": {...}}')
+    if not isinstance(job, dict) or not isinstance(job.get("zoo"), dict) or "recipes" not in job:
+        raise JobError(f"--job must be a JSON object {SHAPE}")
+    recipes = job["recipes"]
+    if not isinstance(recipes, list) or not recipes:
+        raise JobError("recipes must be a non-empty list of recipe rows")
+    for number, recipe in enumerate(recipes):
+        if not isinstance(recipe, dict):
+            raise JobError(f"recipes[{number}] is not a JSON object")
+    ids = [_get(recipe, "lora_id", f"recipes[{number}]", str) for number, recipe in enumerate(recipes)]
+    repeated = sorted({lora_id for lora_id in ids if ids.count(lora_id) > 1})
+    if repeated:
+        raise JobError(f"recipes: lora_id {repeated[0]!r} appears more than once")
     zoo_type = job["zoo"].get("type")
     if zoo_type not in ZOO_TYPES:
         raise JobError(f"zoo.type is {zoo_type!r}; a diffusion job needs one of {list(ZOO_TYPES)}")
     return job
+
+
+def lora_ids(job: dict) -> list[str]:
+    """The shard's LoRA ids, in recipe order (the order of every output)."""
+    return [str(recipe["lora_id"]) for recipe in job["recipes"]]
 
 
 def _get(section: dict, key: str, where: str, kind, default=None, minimum=None):
@@ -69,25 +86,31 @@ def _get(section: dict, key: str, where: str, kind, default=None, minimum=None):
     return value
 
 
-def training_settings(job: dict) -> TrainingSettings:
-    recipe, lora = job["recipe"], job["zoo"].get("lora") or {}
-    # The recipe row carries rank and alpha when the zoo samples them; else the zoo's LoRA config.
-    rank = _get(recipe, "rank", "recipe", int, default=lora.get("rank"), minimum=1)
-    alpha = _get(recipe, "lora_alpha", "recipe", float, default=lora.get("alpha"))
-    if rank is None or alpha is None:
-        raise JobError("recipe.rank / recipe.lora_alpha (or zoo.lora.rank / zoo.lora.alpha) are missing")
+def training_settings(job: dict) -> list[TrainingSettings]:
+    """One TrainingSettings per recipe, in recipe order."""
+    lora = job["zoo"].get("lora") or {}
     targets = lora.get("target_modules")
     if not targets or not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
         raise JobError("zoo.lora.target_modules must be a non-empty list of module names")
+    return [_recipe_settings(recipe, f"recipes[{number}]", lora, tuple(targets))
+            for number, recipe in enumerate(job["recipes"])]
+
+
+def _recipe_settings(recipe: dict, where: str, lora: dict, targets: tuple[str, ...]) -> TrainingSettings:
+    # The recipe row carries rank and alpha when the zoo samples them; else the zoo's LoRA config.
+    rank = _get(recipe, "rank", where, int, default=lora.get("rank"), minimum=1)
+    alpha = _get(recipe, "lora_alpha", where, float, default=lora.get("alpha"))
+    if rank is None or alpha is None:
+        raise JobError(f"{where}.rank / {where}.lora_alpha (or zoo.lora.rank / zoo.lora.alpha) are missing")
     return TrainingSettings(
-        lora_id=_get(recipe, "lora_id", "recipe", str),
-        seed=_get(recipe, "seed", "recipe", int),
-        rank=int(rank), alpha=float(alpha), target_modules=tuple(targets),
-        learning_rate=_get(recipe, "learning_rate", "recipe", float),
-        max_train_steps=_get(recipe, "max_train_steps", "recipe", int, minimum=1),
-        gradient_accumulation_steps=_get(recipe, "gradient_accumulation_steps", "recipe", int, default=1, minimum=1),
-        train_batch_size=_get(recipe, "train_batch_size", "recipe", int, default=1, minimum=1),
-        instance_prompt=_get(recipe, "instance_prompt", "recipe", str),
+        lora_id=_get(recipe, "lora_id", where, str),
+        seed=_get(recipe, "seed", where, int),
+        rank=int(rank), alpha=float(alpha), target_modules=targets,
+        learning_rate=_get(recipe, "learning_rate", where, float),
+        max_train_steps=_get(recipe, "max_train_steps", where, int, minimum=1),
+        gradient_accumulation_steps=_get(recipe, "gradient_accumulation_steps", where, int, default=1, minimum=1),
+        train_batch_size=_get(recipe, "train_batch_size", where, int, default=1, minimum=1),
+        instance_prompt=_get(recipe, "instance_prompt", where, str),
     )
 
 
