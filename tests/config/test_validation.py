@@ -27,6 +27,7 @@ def test_defaults_are_filled_in():
     del config["seed"]
     del config["lol"]
     del config["zoos"]["celeba"]["images_per_lora"]
+    del config["bases"]["clip"]["pretrain"]["threads"], config["bases"]["clip"]["pretrain"]["faces"]
     validate_config(config)
     assert config["seed"] == 0
     assert config["lol"]["split"] == {"train": 0.8, "val": 0.1, "test": 0.1}
@@ -35,6 +36,8 @@ def test_defaults_are_filled_in():
     assert config["zoos"]["arc"]["sources"]["never_drop"] == ["Mercury"]
     # type-specific defaults only land on zoos of that type
     assert "images_per_lora" not in config["zoos"]["arc"]
+    assert config["gpus_per_job"] == 0 and config["zoos"]["arc"]["shard_size"] == 1
+    assert config["bases"]["clip"]["pretrain"] == {"steps": 3, "threads": 2, "faces": 1000}
 
 
 def broken(edit) -> dict:
@@ -67,6 +70,15 @@ CASES = {
     "never-drop also droppable": (lambda c: c["zoos"]["arc"]["sources"].update(never_drop=["MCAS"]),
                                   r"'zoos\.arc\.sources\.droppable'.*MCAS"),
     "bad zoo name": (lambda c: c["zoos"].update({"Bad Name": c["zoos"]["arc"]}), r"'Bad Name'"),
+    "zero shard size": (lambda c: c["zoos"]["celeba"].update(shard_size=0), r"'zoos\.celeba\.shard_size'"),
+    "tiny base without a step budget": (lambda c: c["bases"]["sd"].pop("pretrain"), r"'bases\.sd\.pretrain' is missing"),
+    "tiny-sd without VAE steps": (lambda c: c["bases"]["sd"]["pretrain"].pop("vae_steps"),
+                                  r"'bases\.sd\.pretrain\.vae_steps' is missing"),
+    "VAE steps for a CLIP": (lambda c: c["bases"]["clip"]["pretrain"].update(vae_steps=3),
+                             r"'bases\.clip\.pretrain\.vae_steps': a tiny-clip base has no VAE"),
+    "pretraining a base the workflow does not pretrain": (
+        lambda c: c["bases"]["lm"].update(pretrain={"steps": 3}), r"'bases\.lm\.pretrain': only tiny-sd and tiny-clip"),
+    "negative GPUs": (lambda c: c.update(gpus_per_job=-1), r"'gpus_per_job'"),
 }
 
 

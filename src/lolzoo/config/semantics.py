@@ -10,6 +10,7 @@ from lolzoo.config.errors import ConfigError
 
 def check_semantics(config: dict, base_dir: Path) -> None:
     _check_paths(config, base_dir)
+    _check_pretraining(config["bases"])
     for zoo_name, zoo in config["zoos"].items():
         where = f"zoos.{zoo_name}"
         for section, key in (("bases", "base"), ("bases", "clip"), ("data", "data")):
@@ -33,6 +34,26 @@ def check_semantics(config: dict, base_dir: Path) -> None:
     if not math.isclose(split["train"] + split["val"] + split["test"], 1.0, abs_tol=1e-9):
         raise ConfigError(f"config key 'lol.split': train + val + test must be 1, got "
                           f"{split['train']} + {split['val']} + {split['test']}")
+
+
+PRETRAINED_BY_THE_WORKFLOW = ("tiny-sd", "tiny-clip")
+
+
+def _check_pretraining(bases: dict) -> None:
+    """A tiny SD or CLIP base is pretrained by a workflow rule, from its `pretrain` step budget."""
+    for name, base in bases.items():
+        where = f"bases.{name}"
+        pretrain = base.get("pretrain")
+        if base["kind"] in PRETRAINED_BY_THE_WORKFLOW and pretrain is None:
+            raise ConfigError(f"config key '{where}.pretrain' is missing: a {base['kind']} base is pretrained "
+                              "by the workflow and needs its step budget ({steps: ...})")
+        if pretrain is not None and base["kind"] not in PRETRAINED_BY_THE_WORKFLOW:
+            raise ConfigError(f"config key '{where}.pretrain': only {' and '.join(PRETRAINED_BY_THE_WORKFLOW)} "
+                              f"bases are pretrained by the workflow, not {base['kind']}")
+        if base["kind"] == "tiny-sd" and "vae_steps" not in pretrain:
+            raise ConfigError(f"config key '{where}.pretrain.vae_steps' is missing: a tiny-sd base trains its VAE first")
+        if base["kind"] == "tiny-clip" and "vae_steps" in pretrain:
+            raise ConfigError(f"config key '{where}.pretrain.vae_steps': a tiny-clip base has no VAE")
 
 
 # What an explicitly given root of these data kinds must hold (checked at DAG time: a few stats).
