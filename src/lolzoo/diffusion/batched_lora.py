@@ -108,13 +108,15 @@ class BatchedLora(torch.nn.Module):
         self.max_rank = max(s.rank for s in shapes)
         scales = torch.tensor([s.alpha / s.rank for s in shapes], dtype=torch.float64)
         layers = dict(unet.named_modules())
-        device = next(unet.parameters()).device
+        weight = next(unet.parameters())
+        # factors at least in float32 (an fp16 base trains fp32 LoRAs, as diffusers' example does); float64 stays
+        device, dtype = weight.device, torch.promote_types(weight.dtype, torch.float32)
         self.layers = torch.nn.ModuleList()
         self.handles = []
         for path in self.paths:
             base = layers[path]
             layer = BatchedLoraLinear(base.in_features, base.out_features, self.max_rank, scales, self.router)
-            self.layers.append(layer.to(device))
+            self.layers.append(layer.to(device, dtype))
             self.handles.append(base.register_forward_hook(layer.hook))
 
     @classmethod

@@ -8,8 +8,10 @@ micro-step (finetune.py). --out is written atomically, only when the whole shard
     <out>/<lora_id>/train.json    lora_id, recipe, device, images, losses (one per optimiser step),
                                   seconds: its share of the shard's (training by its samples,
                                   loading and writing split evenly) and their total
-    <out>/shard.json              the shard's seconds (import_and_load, training, writing, total),
-                                  loras, samples, samples_per_second, device
+    <out>/shard.json              the shard's seconds (import_and_load, training, writing, total;
+                                  training_steps: the batched micro-steps alone, without the VAE
+                                  encoding and set-up that `training` includes), loras, samples,
+                                  samples_per_second (over `training`), micro_steps, device
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ def run(args) -> int:
             "loras": count, "samples": samples, "device": str(device), "micro_steps": micro_steps,
             "samples_per_second": samples / max(trained - loaded, 1e-9),
             "seconds": {"import_and_load": loaded - started, "training": trained - loaded,
+                        "training_steps": sum(shard.seconds_per_micro_step),
                         "writing": finished - trained, "total": finished - started}})
     print(f"{count} LoRAs, {samples} samples in {micro_steps} batched micro-steps on {device} "
           f"({trained - loaded:.1f} s training, {time.perf_counter() - started:.1f} s total), wrote {args.out}")
