@@ -78,7 +78,7 @@ def run(args) -> int:
     trained = time.perf_counter()
     samples = sum(r.samples for r in shard.results)
     with atomic_dir(args.out, overwrite=True) as staging:
-        for recipe, setting, result in zip(job["recipes"], settings, shard.results):
+        for setting, result in zip(settings, shard.results):
             write_lora_folder(result.lora, staging / setting.lora_id)
         finished = time.perf_counter()
         count = len(settings)
