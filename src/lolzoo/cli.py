@@ -20,8 +20,8 @@ VERBS = {
     "convert": ("lolzoo.lora.convert_cli", "convert a LoRA between PEFT, diffusers and kohya formats"),
     "pack": ("lolzoo.zoo.cli", "pack LoRA folders and a label CSV into one Parquet zoo"),
     "synthetic-zoo": ("lolzoo.zoo.synthetic_cli", "write a synthetic zoo with GL-invariant labels"),
-    "synthesize": ("lolzoo.zoo.synthesize_cli", "write one synthetic LoRA and its labels (a workflow job)"),
-    "finetune-data": ("lolzoo.data.prepare_cli", "write one LoRA's finetuning images and labels (a workflow job)"),
+    "synthesize": ("lolzoo.zoo.synthesize_cli", "write a shard of synthetic LoRAs and their labels (a workflow job)"),
+    "finetune-data": ("lolzoo.data.prepare_cli", "write a shard of LoRAs' finetuning images and labels (a workflow job)"),
     "gather-labels": ("lolzoo.zoo.labels_cli", "gather per-LoRA label files into one CSV"),
     "fit": ("lolzoo.lol.fit_cli", "train one LoL model on a zoo: metrics, predictions and the model"),
     "predict": ("lolzoo.lol.predict_cli", "predict labels of LoRA files or folders with a trained LoL model"),
@@ -30,8 +30,8 @@ VERBS = {
     "fetch-base": ("lolzoo.bases.fetch_cli", "link or download a pretrained base (SD pipeline or open_clip weights) into a base folder"),
     "pretrain-base": ("lolzoo.bases.pretrain_cli", "pretrain a built tiny base on captioned digits and faces (time or step budget)"),
     "base-card": ("lolzoo.bases.base_card_cli", "the pretrained bases' card: prompted-digit and face-attribute accuracy, CLIP margin, sample grids"),
-    "finetune-diffusion": ("lolzoo.diffusion.finetune_cli", "train one DreamBooth LoRA of an SD-1.x base (a workflow job)"),
-    "evaluate-diffusion": ("lolzoo.diffusion.evaluate_cli", "CLIP-score one diffusion LoRA and write its label file (a workflow job)"),
+    "finetune-diffusion": ("lolzoo.diffusion.finetune_cli", "train a shard of DreamBooth LoRAs of an SD-1.x base, batched (a workflow job)"),
+    "evaluate-diffusion": ("lolzoo.diffusion.evaluate_cli", "CLIP-score a shard of diffusion LoRAs and write their label files (a workflow job)"),
 }
 
 

@@ -64,15 +64,14 @@ def run(args) -> int:
         if not folder.is_dir():
             raise LolzooError(f"{folder}: no such folder")
 
-    from lolzoo.bases.tiny_clip import load_tiny_clip
-    from lolzoo.bases.tiny_sd import load_tiny_sd
+    from lolzoo.bases.loading import load_clip_scorer, load_sd_pipeline
     from lolzoo.diffusion.evaluate import clip_scores, generate, image_grid, load_shard
     from lolzoo.diffusion.runtime import pick_device, progress_enabled, quiet_library_progress
     from lolzoo.io import atomic_dir, atomic_write_json
 
     quiet_library_progress()
-    pipeline = load_tiny_sd(args.base).to(pick_device())  # the one place the base is loaded
-    clip = load_tiny_clip(args.clip)  # the one place the CLIP model is loaded
+    pipeline = load_sd_pipeline(args.base).to(pick_device())  # tiny or SD 1.x, by the folder's base.json
+    clip = load_clip_scorer(args.clip)  # tiny CLIP or open_clip ViT-B-16; scores on the CPU
     shard = load_shard(pipeline, loras, names)
     images = generate(pipeline, shard, settings, show_progress=progress_enabled())
     scores = clip_scores(clip, images, settings.prompts)

@@ -59,7 +59,7 @@ def run(args) -> int:
     if not args.base.is_dir():
         raise LolzooError(f"--base {args.base}: no such folder")
 
-    from lolzoo.bases.tiny_sd import load_tiny_sd
+    from lolzoo.bases.loading import load_sd_pipeline
     from lolzoo.diffusion.finetune import finetune_shard
     from lolzoo.diffusion.images import load_images
     from lolzoo.diffusion.lora_file import write_lora_folder
@@ -67,7 +67,7 @@ def run(args) -> int:
     from lolzoo.io import atomic_dir, atomic_write_json
 
     quiet_library_progress()
-    pipeline = load_tiny_sd(args.base)  # the one place the base is loaded
+    pipeline = load_sd_pipeline(args.base)  # tiny or SD 1.x, by the folder's base.json
     resolution = pipeline.unet.config.sample_size * pipeline.vae_scale_factor
     images = [load_images(folder, resolution) for folder in folders]
     device = pick_device()
