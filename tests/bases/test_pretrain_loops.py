@@ -87,10 +87,11 @@ def test_clip_loss_falls(data):
     tokens = clip.tokenize(unique)[ids]
     with torch.no_grad():
         before = float(clip_batch_loss(clip, pixels, tokens, ids))
-    losses = train_clip(clip, data.images, data.captions, Budget(steps=15), batch_size=16, learning_rate=2e-3)
+    # 40 steps: the image tower's BatchNorm statistics (what eval mode uses) settle too
+    losses = train_clip(clip, data.images, data.captions, Budget(steps=40), batch_size=16, learning_rate=1e-3)
     with torch.no_grad():
         after = float(clip_batch_loss(clip, pixels, tokens, ids))
-    assert len(losses) == 15 and after < 0.9 * before
+    assert len(losses) == 40 and after < 0.9 * before
 
 
 def test_budget_needs_a_limit_and_always_runs_one_step():

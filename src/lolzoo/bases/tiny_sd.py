@@ -33,7 +33,9 @@ class TinySDConfig:
     # at 16×16 latents each level's attention is where the prompt gets in)
     unet_channels: tuple[int, ...] = (32, 64)
     unet_layers_per_block: int = 1
-    unet_attention_heads: int = 4
+    # two heads, not SD's eight: on a CPU, attention with 4-wide heads costs a third of the
+    # training step more than with 16-wide ones (measured), for no better samples
+    unet_attention_heads: int = 2
     unet_norm_groups: int = 16
     # VAE: one downsampling, 32×32 -> 16×16
     vae_channels: tuple[int, ...] = (32, 64)
