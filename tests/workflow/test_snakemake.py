@@ -70,60 +70,82 @@ def test_packed_zoo_holds_every_lora_recipe_and_label(test_world):
     assert list(zoo.lora_ids) == list(labels["lora_id"]) == list(recipes["lora_id"])
     assert zoo.table["nuclear_norm"].tolist() == pytest.approx(labels["nuclear_norm"].tolist())
     assert zoo.table["seed"].tolist() == recipes["seed"].tolist()
+    # shard_size 4: two shards named by the ids they hold
+    shards = sorted(p.name for p in (results / "synthetic" / "loras").glob("[!.]*"))
+    assert shards == ["synthetic-00000-00003", "synthetic-00004-00007"]
     for i, lora_id in enumerate(zoo.lora_ids):
-        lora = read_lora(results / "synthetic" / "loras" / lora_id)
+        lora = read_lora(results / "synthetic" / "loras" / shards[i // 4] / lora_id)
         for k, module in enumerate(lora.modules):
             assert torch.equal(zoo.U[k][i, :, :module.rank], module.U)
             assert torch.equal(zoo.V[k][i, :, :module.rank], module.V)
 
 
-def test_single_target_builds_one_loras_finetuning_data(test_world):
-    target = "results/celeba/data/celeba-00002"
+def test_single_target_builds_one_shards_finetuning_data(test_world):
+    target = "results/celeba/data/celeba-00003-00005"
+    shutil.rmtree(test_world / target)
     result = snakemake(test_world, target, "--cores", "1", "--configfile", str(REPO / "config/test.yaml"))
     assert "finetune_data" in result.stdout + result.stderr
-    metadata = json.loads((test_world / target / "metadata.json").read_text())
-    assert metadata["labels"]["subject"] == 2 and metadata["labels"]["dataset_size"] == 5
-    assert sorted(p.name for p in (test_world / target).glob("*.png")) == [f"{i:03d}.png" for i in range(5)]
-    assert not (test_world / "results" / "celeba" / "data" / "celeba-00001").exists()  # only what was asked
+    # (Snakemake keeps a hidden .snakemake_timestamp in every folder output)
+    assert sorted(p.name for p in (test_world / target).glob("[!.]*")) == ["celeba-00003", "celeba-00004", "celeba-00005"]
+    metadata = json.loads((test_world / target / "celeba-00004" / "metadata.json").read_text())
+    assert metadata["labels"]["subject"] == 4 and metadata["labels"]["dataset_size"] == 5
+    assert sorted(p.name for p in (test_world / target / "celeba-00004").glob("*.png")) == [f"{i:03d}.png" for i in range(5)]
 
 
-def test_diffusion_zoo_is_finetuned_evaluated_and_packed(test_world):
-    # Not in the test world's `rule all` yet (see PRODUCED_TYPES): asked for as a target.
-    snakemake(test_world, "results/zoos/imagenette.parquet", "--cores", "2",
-              "--configfile", str(REPO / "config/test.yaml"))
-    zoo = load_zoo(test_world / "results" / "zoos" / "imagenette.parquet")
-    assert list(zoo.lora_ids) == [f"imagenette-{i:05d}" for i in range(6)]
-    assert {m.name.rsplit(".", 1)[-1] for m in zoo.modules} == {"to_q", "to_v"}
-    assert zoo.r_max == 8 and (zoo.ranks == 8).all()
-    table = zoo.table
-    assert table["clip_score"].between(0, 100).all()
-    present = table[[f"class_{c}" for c in range(10)]].sum(axis=1)
-    assert (present == table["num_classes"]).all() and (present == table["dataset_size"]).all()
-    assert (test_world / "results" / "imagenette" / "train" / "imagenette-00000.json").exists()
+def test_tiny_bases_are_pretrained_and_carded(test_world):
+    results = test_world / "results"
+    for base, kind in (("sd", "tiny-sd"), ("clip", "tiny-clip")):
+        card = json.loads((results / "bases" / base / "base.json").read_text())
+        assert card["kind"] == kind and card["trained"] is True
+        assert card["pretraining"]["seed"] == 0
+    sd = json.loads((results / "bases" / "sd" / "base.json").read_text())["pretraining"]
+    assert (sd["unet_steps"], sd["vae_steps"]) == (3, 2)  # the config's step budget, exactly
+    card = json.loads((results / "cards" / "sd" / "card.json").read_text())
+    assert 0 <= card["prompted_digit_accuracy"] <= 1 and card["prompted_digit_chance"] == 0.1
+    assert (results / "cards" / "sd" / "digits_grid.png").stat().st_size > 0
 
 
-def test_rebuilding_a_zoo_reruns_only_its_missing_lora(test_world):
+@pytest.mark.parametrize("zoo, labels", [("imagenette", ["num_classes", "class_0"]), ("celeba", ["Smiling", "subject"])])
+def test_diffusion_zoos_are_finetuned_evaluated_and_packed(test_world, zoo, labels):
+    results = test_world / "results"
+    packed = load_zoo(results / "zoos" / f"{zoo}.parquet")
+    assert list(packed.lora_ids) == [f"{zoo}-{i:05d}" for i in range(6)]
+    assert {m.name.rsplit(".", 1)[-1] for m in packed.modules} == {"to_q", "to_v"}
+    table = packed.table
+    assert table["clip_score"].between(0, 100).all() and table["clip_score"].nunique() > 1
+    assert set(labels) <= set(table.columns)
+    if zoo == "imagenette":
+        assert packed.r_max == 8 and (packed.ranks == 8).all()
+        present = table[[f"class_{c}" for c in range(10)]].sum(axis=1)
+        assert (present == table["num_classes"]).all() and (present == table["dataset_size"]).all()
+    for shard in ("00000-00002", "00003-00005"):
+        assert len(list((results / zoo / "samples" / f"{zoo}-{shard}").glob("*.png"))) == 2
+        timing = json.loads((results / zoo / "loras" / f"{zoo}-{shard}" / "shard.json").read_text())
+        assert timing["loras"] == 3
+
+
+def test_rebuilding_a_zoo_reruns_only_the_shard_of_its_missing_lora(test_world):
     # Snakemake treats a missing intermediate as fine while the zoo is there; once the zoo is
-    # gone too, only the missing LoRA's job runs again (rewriting its label file, so the
-    # label table is gathered again), not its seven siblings.
-    shutil.rmtree(test_world / "results" / "synthetic" / "loras" / "synthetic-00003")
+    # gone too, only the shard that lost a LoRA runs again (rewriting its label folder, so
+    # the label table is gathered again), not the other shard.
+    shutil.rmtree(test_world / "results" / "synthetic" / "loras" / "synthetic-00004-00007")
     (test_world / "results" / "zoos" / "synthetic.parquet").unlink()
     jobs = dry_run_jobs(test_world, "--configfile", str(REPO / "config/test.yaml"))
-    assert jobs == {"synthesize_lora": 1, "gather_labels": 1, "pack": 1, "all": 1}
+    assert jobs == {"synthesize_loras": 1, "gather_labels": 1, "pack": 1, "all": 1}
     out = snakemake(test_world, "-n", "--configfile", str(REPO / "config/test.yaml")).stdout
-    assert "lora_id=synthetic-00003" in out and "lora_id=synthetic-00002" not in out
+    assert "shard=synthetic-00004-00007" in out and "shard=synthetic-00000-00003" not in out
     snakemake(test_world, "--configfile", str(REPO / "config/test.yaml"), "--cores", "2")
 
 
 def test_changing_one_zoo_reruns_only_that_zoo(tmp_path):
     config = yaml.safe_load((REPO / "config/test.yaml").read_text())
-    del config["zoos"]["synthetic"]  # recipes are enough here, and quick
     path = tmp_path / "world.yaml"
     path.write_text(yaml.safe_dump(config))
-    snakemake(tmp_path, "--configfile", str(path), "--cores", "2")
+    recipes = [f"results/{zoo}/recipes.csv" for zoo in config["zoos"]]  # enough here, and quick
+    snakemake(tmp_path, *recipes, "--configfile", str(path), "--cores", "2")
     config["zoos"]["arc"]["count"] = 9
     path.write_text(yaml.safe_dump(config))
-    out = snakemake(tmp_path, "-n", "--configfile", str(path)).stdout
+    out = snakemake(tmp_path, "-n", *recipes, "--configfile", str(path)).stdout
     assert "wildcards: zoo=arc" in out
     assert "zoo=celeba" not in out and "zoo=imagenette" not in out
 
@@ -144,6 +166,11 @@ def test_broken_config_stops_before_any_job(tmp_path, edit, message):
     assert not (tmp_path / "results").exists()
 
 
-def test_paper_world_dry_runs(tmp_path):
+def test_paper_world_dry_runs_one_gpu_job_per_lora(tmp_path):
     jobs = dry_run_jobs(tmp_path, "--configfile", str(REPO / "config/paper.yaml"))
     assert jobs["recipes"] == 3
+    assert jobs["finetune_diffusion"] == jobs["evaluate_diffusion"] == jobs["finetune_data"] == 3900 + 2046
+    assert jobs["fetch_base"] == 2 and "pretrain_base" not in jobs
+    out = snakemake(tmp_path, "-n", "--configfile", str(REPO / "config/paper.yaml"),
+                    "results/celeba/loras/celeba-00017-00017").stdout
+    assert "gpu=1" in out and "shard=celeba-00017-00017" in out
