@@ -48,10 +48,14 @@ def fixed_unet_loss(pipeline, data) -> float:
 def test_unet_loss_falls_with_ema_weights(data):
     pipeline = build_tiny_sd(0)
     before = fixed_unet_loss(pipeline, data)
+    text_before = [p.clone() for p in pipeline.text_encoder.parameters()]
     losses = train_unet(pipeline, data.images, data.captions, Budget(steps=15), batch_size=16, warmup_steps=1)
     assert len(losses) == 15
     assert fixed_unet_loss(pipeline, data) < 0.9 * before  # the saved (EMA) weights, not the raw ones
-    assert not pipeline.unet.training
+    assert not pipeline.unet.training and not pipeline.text_encoder.training
+    # the text encoder learns with the UNet, and comes back frozen as a pipeline expects
+    assert any(not torch.equal(a, b) for a, b in zip(text_before, pipeline.text_encoder.parameters()))
+    assert not any(p.requires_grad for p in pipeline.text_encoder.parameters())
 
 
 def test_unet_run_is_deterministic_for_a_seed(data):

@@ -5,9 +5,11 @@ DDPM noise prediction (SD 1.x's epsilon objective and noise schedule) with AdamW
 prediction that classifier-free guidance needs. An exponential moving average of the weights
 is kept and is what the saved model gets: EMA samples are much cleaner after short training.
 
-The text encoder stays at its random init (measured: a frozen random encoder still gives
-distinct embeddings per caption, enough to condition on), so every caption's embedding is
-computed once up front instead of every step.
+The text encoder is trained with the UNet (SD keeps its pretrained one frozen; ours starts
+random). Measured: with a frozen random encoder the class words move the caption states by
+only a fifth of their norm, and after 1,300 steps the UNet drew digit-like strokes but
+ignored which digit was asked for (prompted-digit accuracy 8-11%, chance 10%). LoRA
+finetuning later keeps the pretrained encoder frozen, as DreamBooth does.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ CAPTION_DROPOUT = 0.1
 EMA_DECAY = 0.999
 
 
+def tokenize(pipeline, prompts: list[str]) -> torch.Tensor:
+    return pipeline.tokenizer(list(prompts), padding="max_length", max_length=pipeline.tokenizer.model_max_length,
+                              truncation=True, return_tensors="pt").input_ids
+
+
 @torch.no_grad()
 def encode_prompts(pipeline, prompts: list[str]) -> torch.Tensor:
     """(N, 77, hidden) text-encoder states, as the pipeline conditions on them."""
-    tokens = pipeline.tokenizer(list(prompts), padding="max_length", max_length=pipeline.tokenizer.model_max_length,
-                                truncation=True, return_tensors="pt").input_ids
-    return pipeline.text_encoder(tokens)[0]
+    return pipeline.text_encoder(tokenize(pipeline, prompts))[0]
 
 
 @torch.no_grad()
@@ -66,26 +71,29 @@ class EmaWeights:
 def train_unet(pipeline, images: torch.Tensor, captions: list[str], budget: Budget, seed: int = 0,
                batch_size: int = 64, learning_rate: float = 1e-3, warmup_steps: int = 100,
                caption_dropout: float = CAPTION_DROPOUT, log_every: int = 0) -> list[float]:
-    """Train pipeline.unet in place and leave the EMA weights in it; returns every step's loss.
+    """Train pipeline.unet and pipeline.text_encoder in place and leave their EMA weights in
+    them; returns every step's loss.
 
     `images` are (N, 3, H, W) in [-1, 1]; the VAE (already pretrained, scale set) encodes them once.
     """
     if len(images) != len(captions):
         raise ValueError(f"{len(images)} images but {len(captions)} captions")
     generator = torch.Generator().manual_seed(seed)
-    unet, scale = pipeline.unet, pipeline.vae.config.scaling_factor
+    unet, text_encoder, scale = pipeline.unet, pipeline.text_encoder, pipeline.vae.config.scaling_factor
+    trained = torch.nn.ModuleList([unet, text_encoder])
     noise_scheduler = training_scheduler(pipeline)
 
     latent_mean, latent_std = encode_latent_distribution(pipeline.vae, images)
-    unique = sorted(set(captions))
+    # index 0 is the empty prompt that dropped captions become
+    unique = [""] + sorted(set(captions) - {""})
     caption_ids = torch.tensor([unique.index(c) for c in captions])
-    prompt_states = encode_prompts(pipeline, unique)
-    empty_state = encode_prompts(pipeline, [""])
+    tokens = tokenize(pipeline, unique)
 
-    optimizer = torch.optim.AdamW(unet.parameters(), lr=learning_rate, weight_decay=1e-2)
+    trained.requires_grad_(True)
+    optimizer = torch.optim.AdamW(trained.parameters(), lr=learning_rate, weight_decay=1e-2)
     warmup = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup_steps))
-    ema = EmaWeights(unet)
-    unet.train()
+    ema = EmaWeights(trained)
+    trained.train()
     losses: list[float] = []
     budget.start()
     while budget.allows(len(losses)):
@@ -94,22 +102,24 @@ def train_unet(pipeline, images: torch.Tensor, captions: list[str], budget: Budg
         noise = torch.randn(latents.shape, generator=generator)
         timesteps = torch.randint(noise_scheduler.config.num_train_timesteps, (batch_size,), generator=generator)
         noisy = noise_scheduler.add_noise(latents, noise, timesteps)
-        states = prompt_states[caption_ids[index]]
         dropped = torch.rand(batch_size, generator=generator) < caption_dropout
-        states = torch.where(dropped[:, None, None], empty_state.expand_as(states), states)
+        prompt_ids = torch.where(dropped, 0, caption_ids[index])
+        # encode each distinct prompt of the batch once, then spread the states over its rows
+        present, rows = torch.unique(prompt_ids, return_inverse=True)
+        states = text_encoder(tokens[present])[0][rows]
         prediction = unet(noisy, timesteps, encoder_hidden_states=states).sample
         loss = F.mse_loss(prediction, noise)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
         optimizer.step()
         warmup.step()
-        ema.update(unet)
+        ema.update(trained)
         losses.append(loss.item())
         if log_every and len(losses) % log_every == 0:
             recent = sum(losses[-log_every:]) / log_every
             print(f"unet step {len(losses)}: loss {recent:.4f} ({budget.elapsed():.0f} s)", flush=True)
-    ema.copy_to(unet)
-    unet.eval()
+    ema.copy_to(trained)
+    trained.eval()
+    trained.requires_grad_(False)
     return losses
-
