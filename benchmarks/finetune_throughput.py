@@ -81,11 +81,12 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)  # this process's
 
-    from lolzoo.bases.tiny_sd import TinySDConfig, build_tiny_sd, save_tiny_sd
+    from lolzoo.bases.tiny_sd import TinySDConfig
+    from lolzoo.cli import main as lolzoo
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        save_tiny_sd(build_tiny_sd(seed=0), root / "sd")
+        lolzoo(["build-base", "--kind", "tiny-sd", "--seed", "0", "--out", str(root / "sd")])  # with its base.json
         write_data(root / "data", max(args.sizes), args.images, TinySDConfig().image_size)
         warm = {"zoo": ZOO, "recipes": [recipe(0, 1)]}
         if "in-process" in args.modes:  # pay the imports once, as a long-lived process would
