@@ -1,19 +1,31 @@
 """DreamBooth LoRA finetuning of an SD-1.x pipeline's UNet, a shard of LoRAs at once, as diffusers'
 train_dreambooth_lora.py trains one.
 
-Instance images with the instance prompt, no prior preservation: LoRAs (peft's gaussian init,
-so B starts at zero) on the UNet's target modules, text encoder and VAE frozen, AdamW at a
-constant learning rate, noise-prediction MSE under the DDPM training scheduler, gradient
-clipping at 1 and gradient accumulation.
+Instance images with the instance prompt, optionally with prior preservation: LoRAs (peft's
+gaussian init, so B starts at zero) on the UNet's target modules, text encoder and VAE frozen,
+AdamW at a constant learning rate, noise-prediction MSE under the DDPM training scheduler,
+gradient clipping at 1 and gradient accumulation.
+
+Prior preservation (the zoo's `prior_preservation`, job.PriorPreservation) is the example's
+--with_prior_preservation: before training, the base pipeline (no LoRA attached) samples
+`num_class_images` class images from `class_prompt`, once per shard job, in batches, from
+initial latents drawn by a generator seeded with `class_seed` (`steps` denoising steps,
+default 20, guidance `guidance_scale`, default 7.5), rounded to 8 bits as the example's saved
+PNGs are. They depend on neither the shard nor its LoRAs, so every LoRA of the zoo trains on
+the same class images. Each micro-batch of a LoRA then holds its instance samples plus as many
+class samples (conditioned on the class prompt), and its loss is the instance MSE plus
+`prior_loss_weight` × the class MSE. A weight of 0 is off: no class images are made and the
+LoRA is bit for bit the one trained without prior preservation. Without the key, nothing
+changes from the instance-only training.
 
 A shard of K LoRAs trains in one batched forward per micro-step: each active LoRA contributes
 its own micro-batch, routed through its own factors (batched_lora.py). Each LoRA keeps
 everything a lone run has: its own random stream (a generator from its recipe seed, drawn in
 the same order as alone: LoRA init, then per micro-batch image order, VAE latent sample, noise,
-timesteps), its own loss (the mean over its samples), its own accumulation count, gradient
-clipping and AdamW learning rate and step count; it leaves the batch after its last step. The
-base UNet has no batch statistics, so a LoRA trained in a shard is the LoRA trained alone, up
-to float rounding; on CPU the same shard gives the same bytes.
+timesteps, then the same four for its class samples), its own loss (the mean over its samples),
+its own accumulation count, gradient clipping and AdamW learning rate and step count; it leaves
+the batch after its last step. The base UNet has no batch statistics, so a LoRA trained in a
+shard is the LoRA trained alone, up to float rounding; on CPU the same shard gives the same bytes.
 """
 
 from __future__ import annotations
@@ -24,17 +36,20 @@ from dataclasses import dataclass, field
 import torch
 
 from lolzoo.diffusion.batched_lora import BatchedAdamW, BatchedLora, LoraShape, clip_grad_norm_per_lora
-from lolzoo.diffusion.job import TrainingSettings
+from lolzoo.diffusion.job import PriorPreservation, TrainingSettings
 from lolzoo.lora import Lora
 
 ENCODE_CHUNK = 64  # images per VAE forward when the shard's images are encoded
+CLASS_CHUNK = 64  # class images per pipeline call: bounds memory, not results
 
 
 @dataclass
 class FinetuneResult:
     lora: Lora
     losses: list[float]  # one per optimiser step: the mean over its accumulated micro-batches
-    samples: int = 0  # images it trained on (steps × accumulation × batch size): its share of the shard
+    samples: int = 0  # samples it trained on (steps × accumulation × batch size, twice that with prior
+    # preservation's class samples): its share of the shard's batched forwards
+    prior_losses: list[float] | None = None  # with prior preservation: the class MSE per step, unweighted
 
 
 @dataclass
@@ -42,6 +57,7 @@ class ShardResult:
     results: list[FinetuneResult]
     seconds_per_micro_step: list[float] = field(default_factory=list)
     batch_sizes: list[int] = field(default_factory=list)  # samples per batched forward
+    class_images: torch.Tensor | None = None  # with prior preservation: (N, 3, H, W) in [-1, 1]
 
 
 def encode_prompts(pipeline, prompts: list[str], device: torch.device) -> torch.Tensor:
@@ -81,11 +97,43 @@ def latent_distributions(vae, images: list[torch.Tensor], device) -> list[tuple[
     return [(mean[a:b], std[a:b]) for a, b in zip(bounds, bounds[1:])]
 
 
+@torch.no_grad()
+def generate_class_images(pipeline, prior: PriorPreservation, device: torch.device,
+                          chunk: int = CLASS_CHUNK) -> torch.Tensor:
+    """(num_class_images, 3, H, W) in [-1, 1]: the base pipeline's samples of the class prompt.
+
+    All initial latents (and a seed per image for a stochastic scheduler's noise) come from one
+    CPU generator seeded with class_seed, so an image does not depend on the chunk it is made in
+    (up to the float rounding of another batch size; a job always uses the same chunks, so its
+    class images are the same bytes every time). They are rounded to 8 bits, as the example's
+    class images are saved as PNGs.
+    """
+    unet = pipeline.unet
+    config = unet.config
+    master = torch.Generator().manual_seed(prior.class_seed)
+    latents = torch.randn(prior.num_class_images, config.in_channels, config.sample_size, config.sample_size,
+                          generator=master)
+    seeds = torch.randint(0, 2 ** 62, (prior.num_class_images,), generator=master).tolist()
+    pipeline.set_progress_bar_config(disable=True)
+    chunks = []
+    for start in range(0, prior.num_class_images, chunk):
+        part = latents[start:start + chunk]
+        generators = [torch.Generator(device).manual_seed(seed) for seed in seeds[start:start + chunk]]
+        output = pipeline([prior.class_prompt] * len(part), num_inference_steps=prior.steps,
+                          guidance_scale=prior.guidance_scale, generator=generators,
+                          latents=part.to(device, unet.dtype), output_type="pt")
+        chunks.append(output.images.float().cpu().clamp(0, 1))
+    pixels = (torch.cat(chunks) * 255).round()
+    return (pixels / 127.5 - 1.0).to(pipeline.vae.dtype)
+
+
 def finetune_shard(pipeline, images: list[torch.Tensor], settings: list[TrainingSettings], device: torch.device,
-                   progress=None) -> ShardResult:
+                   progress=None, prior: PriorPreservation | None = None) -> ShardResult:
     """Train LoRA k on images[k] ((N_k, 3, H, W) in [-1, 1]) with settings[k], all in one batch per micro-step.
 
-    `pipeline`'s UNet gets the shard's hooks for the duration; it is left as it was.
+    With `prior` (active: a weight above 0), the class images are generated first, once for the
+    shard, and each LoRA trains with prior preservation. `pipeline`'s UNet gets the shard's hooks
+    for the duration; it is left as it was.
     """
     from lolzoo.bases.tiny_sd import training_scheduler
 
@@ -98,6 +146,8 @@ def finetune_shard(pipeline, images: list[torch.Tensor], settings: list[Training
     pipeline.text_encoder.to(device).requires_grad_(False)
     vae.requires_grad_(False)
     unet.requires_grad_(False)
+    with_prior = prior is not None and prior.active
+    class_images = generate_class_images(pipeline, prior, device) if with_prior else None  # before any LoRA
     count = len(settings)
     shard = BatchedLora.attach(unet, targets.pop(), [LoraShape(s.rank, s.alpha) for s in settings])
     generators = [torch.Generator().manual_seed(s.seed) for s in settings]  # CPU streams: any device, same draws
@@ -108,38 +158,51 @@ def finetune_shard(pipeline, images: list[torch.Tensor], settings: list[Training
     noise_scheduler = training_scheduler(pipeline)
     timesteps_total = noise_scheduler.config.num_train_timesteps
 
-    prompts = sorted({s.instance_prompt for s in settings})
+    prompts = sorted({s.instance_prompt for s in settings} | ({prior.class_prompt} if with_prior else set()))
     prompt_states = encode_prompts(pipeline, prompts, device)
     prompt_of = [prompts.index(s.instance_prompt) for s in settings]
     latents_of = latent_distributions(vae, images, device)
     scaling = vae.config.scaling_factor
     streams = [BatchStream(len(x), s.train_batch_size, g) for x, s, g in zip(images, settings, generators)]
     micro_steps = [s.max_train_steps * s.gradient_accumulation_steps for s in settings]
+    if with_prior:
+        class_prompt = prompts.index(prior.class_prompt)
+        class_latents = latent_distributions(vae, [class_images], device)[0]
+        class_streams = [BatchStream(len(class_images), s.train_batch_size, g) for s, g in zip(settings, generators)]
+
+    def draw(latents, stream, generator):
+        """One micro-batch of a LoRA from its generator: image order, latent sample, noise, timesteps."""
+        index = stream.next().to(device)
+        mean, std = latents[0][index], latents[1][index]
+        sample = torch.randn(mean.shape, generator=generator).to(device)
+        noise = torch.randn(mean.shape, generator=generator).to(device)
+        steps = torch.randint(0, timesteps_total, (len(index),), generator=generator).to(device)
+        return (mean + std * sample) * scaling, noise, steps
 
     step_losses = [[] for _ in settings]
+    step_prior_losses = [[] for _ in settings]
     pending = [0.0] * count  # the current optimiser step's accumulated loss, per LoRA
+    pending_prior = [0.0] * count
     seconds, batch_sizes = [], []
     unet.train()
     try:
         for micro in range(max(micro_steps)):
             started = time.perf_counter()
             active = [k for k in range(count) if micro < micro_steps[k]]
-            batch = []
+            batch = []  # (latents, noise, timesteps, LoRA, prompt, is a class sample)
             for k in active:  # each LoRA draws from its own stream, in the order a lone run draws
-                generator = generators[k]
-                index = streams[k].next()
-                mean, std = latents_of[k][0][index.to(device)], latents_of[k][1][index.to(device)]
-                sample = torch.randn(mean.shape, generator=generator).to(device)
-                noise = torch.randn(mean.shape, generator=generator).to(device)
-                steps = torch.randint(0, timesteps_total, (len(index),), generator=generator).to(device)
-                batch.append(((mean + std * sample) * scaling, noise, steps, k))
+                batch.append((*draw(latents_of[k], streams[k], generators[k]), k, prompt_of[k], False))
+                if with_prior:  # then as many class samples, from the same generator
+                    batch.append((*draw(class_latents, class_streams[k], generators[k]), k, class_prompt, True))
             latents = torch.cat([b[0] for b in batch])
             noise = torch.cat([b[1] for b in batch])
             timesteps = torch.cat([b[2] for b in batch])
             owner = torch.cat([torch.full((len(b[0]),), b[3], dtype=torch.long) for b in batch]).to(device)
+            prompt = torch.cat([torch.full((len(b[0]),), b[4], dtype=torch.long) for b in batch]).to(device)
+            is_class = torch.cat([torch.full((len(b[0]),), b[5], dtype=torch.bool) for b in batch]).to(device)
             shard.router.index = owner
             noisy = noise_scheduler.add_noise(latents, noise, timesteps)
-            states = prompt_states[torch.tensor([prompt_of[k] for k in owner.tolist()], device=device)]
+            states = prompt_states[prompt]
             prediction = unet(noisy, timesteps, states).sample
             if noise_scheduler.config.prediction_type == "v_prediction":
                 target = noise_scheduler.get_velocity(latents, noise, timesteps)
@@ -148,8 +211,12 @@ def finetune_shard(pipeline, images: list[torch.Tensor], settings: list[Training
             per_sample = (prediction.float() - target.float()).pow(2).flatten(1).mean(1)
             total = 0.0
             for k in active:  # LoRA k's loss is the mean over its own samples; its factors see only it
-                loss = per_sample[owner == k].mean()
+                loss = per_sample[(owner == k) & ~is_class].mean()
                 accumulation = settings[k].gradient_accumulation_steps
+                if with_prior:  # the example's loss: instance MSE + weight × class MSE
+                    prior_loss = per_sample[(owner == k) & is_class].mean()
+                    loss = loss + prior.prior_loss_weight * prior_loss
+                    pending_prior[k] += prior_loss.item() / accumulation
                 total = total + loss / accumulation
                 pending[k] += loss.item() / accumulation
             total.backward()
@@ -160,7 +227,8 @@ def finetune_shard(pipeline, images: list[torch.Tensor], settings: list[Training
                 optimizer.step(which)
                 for k in stepping:
                     step_losses[k].append(pending[k])
-                    pending[k] = 0.0
+                    step_prior_losses[k].append(pending_prior[k])
+                    pending[k] = pending_prior[k] = 0.0
             seconds.append(time.perf_counter() - started)
             batch_sizes.append(len(owner))
             if progress is not None:
@@ -170,6 +238,9 @@ def finetune_shard(pipeline, images: list[torch.Tensor], settings: list[Training
         unet.eval()
         shard.router.index = None
         shard.detach()
-    results = [FinetuneResult(shard.lora(k), step_losses[k], micro_steps[k] * settings[k].train_batch_size)
+    per_micro_step = 2 if with_prior else 1  # instance samples, plus as many class samples
+    results = [FinetuneResult(shard.lora(k), step_losses[k],
+                              micro_steps[k] * settings[k].train_batch_size * per_micro_step,
+                              step_prior_losses[k] if with_prior else None)
                for k in range(count)]
-    return ShardResult(results, seconds, batch_sizes)
+    return ShardResult(results, seconds, batch_sizes, class_images)

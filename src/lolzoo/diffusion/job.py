@@ -4,6 +4,7 @@ A job is {"zoo": <the zoo's config>, "recipes": [<recipe row>, ...]}: a shard of
 zoo, trained (and evaluated) together in one process; a single LoRA is a shard of one.
 Everything the finetuning and the evaluation read from it is here, so a malformed job fails
 before any model is loaded, with one line that names the key (recipes[i].key for a recipe).
+The finetuning reads zoo.lora and, optionally, zoo.prior_preservation (absent or null: off).
 """
 
 from __future__ import annotations
@@ -33,6 +34,23 @@ class TrainingSettings:
     gradient_accumulation_steps: int
     train_batch_size: int
     instance_prompt: str
+
+
+@dataclass(frozen=True)
+class PriorPreservation:
+    """DreamBooth's prior preservation: class images from the base, trained on alongside the instances."""
+
+    class_prompt: str
+    num_class_images: int
+    prior_loss_weight: float = 1.0
+    class_seed: int = 0
+    steps: int = 20  # denoising steps of each class image
+    guidance_scale: float = 7.5
+
+    @property
+    def active(self) -> bool:
+        """A weight of 0 is off: no class images, the instance-only result bit for bit."""
+        return self.prior_loss_weight > 0
 
 
 @dataclass(frozen=True)
@@ -126,4 +144,31 @@ def evaluation_settings(job: dict) -> EvaluationSettings:
         steps=_get(evaluation, "steps", "zoo.evaluation", int, default=20, minimum=1),
         seed=_get(evaluation, "seed", "zoo.evaluation", int, default=42),
         guidance_scale=_get(evaluation, "guidance_scale", "zoo.evaluation", float, default=7.5),
+    )
+
+
+PRIOR_KEYS = ("class_prompt", "num_class_images", "prior_loss_weight", "class_seed", "steps", "guidance_scale")
+
+
+def prior_preservation(job: dict) -> PriorPreservation | None:
+    """zoo.prior_preservation, or None when the job has no such key (or null): the same for every LoRA."""
+    prior = job["zoo"].get("prior_preservation")
+    where = "zoo.prior_preservation"
+    if prior is None:
+        return None
+    if not isinstance(prior, dict):
+        raise JobError(f"{where} must be an object {{class_prompt, num_class_images, ...}} or absent")
+    unknown = sorted(set(prior) - set(PRIOR_KEYS))
+    if unknown:
+        raise JobError(f"{where}.{unknown[0]} is not a setting (known: {', '.join(PRIOR_KEYS)})")
+    prompt = prior.get("class_prompt")
+    if not isinstance(prompt, str) or not prompt:
+        raise JobError(f"{where}.class_prompt must be a non-empty string")
+    return PriorPreservation(
+        class_prompt=prompt,
+        num_class_images=_get(prior, "num_class_images", where, int, minimum=1),
+        prior_loss_weight=_get(prior, "prior_loss_weight", where, float, default=1.0, minimum=0),
+        class_seed=_get(prior, "class_seed", where, int, default=0, minimum=0),
+        steps=_get(prior, "steps", where, int, default=20, minimum=1),
+        guidance_scale=_get(prior, "guidance_scale", where, float, default=7.5, minimum=0),
     )
