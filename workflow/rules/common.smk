@@ -61,7 +61,8 @@ def shard_job(*zoo_keys, with_data=False):
         recipes = RECIPES[wildcards.zoo]
         job = {
             "recipes": [recipes[lora_id] for lora_id in SHARDS[wildcards.zoo][wildcards.shard]],
-            "zoo": {key: zoo[key] for key in ("type", *zoo_keys)},
+            # keys a zoo leaves out (an optional section) stay out, so its jobs do not change
+            "zoo": {key: zoo[key] for key in ("type", *zoo_keys) if key in zoo},
         }
         if with_data:
             job["data"] = config["data"][zoo["data"]]

@@ -9,7 +9,7 @@ rule finetune_diffusion:
     output:
         directory(f"{RESULTS}/{{zoo}}/loras/{{shard}}"),
     params:
-        job=shard_job("lora"),
+        job=shard_job("lora", "prior_preservation"),
     wildcard_constraints:
         zoo=zoos_of(*DIFFUSION_TYPES),
     log:
