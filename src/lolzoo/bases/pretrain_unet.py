@@ -22,6 +22,11 @@ from lolzoo.bases.tiny_sd import training_scheduler
 
 CAPTION_DROPOUT = 0.1
 EMA_DECAY = 0.999
+# Min-SNR-γ loss weighting (Hang et al., 2023; diffusers' --snr_gamma): each sample's noise
+# error is weighted by min(SNR, γ) / SNR. Unweighted, the nearly clean timesteps dominate the
+# loss (measured: 0.34 below t=300 against 0.014 above t=600) and the UNet learned texture
+# while ignoring which digit its prompt named.
+SNR_GAMMA = 5.0
 
 
 def tokenize(pipeline, prompts: list[str]) -> torch.Tensor:
@@ -44,6 +49,13 @@ def encode_latent_distribution(vae, images: torch.Tensor, batch_size: int = 256)
         means.append(posterior.mean)
         stds.append(posterior.std)
     return torch.cat(means), torch.cat(stds)
+
+
+def min_snr_weights(noise_scheduler, timesteps: torch.Tensor, gamma: float) -> torch.Tensor:
+    """min(SNR(t), γ) / SNR(t) per timestep, for an epsilon-predicting model."""
+    alphas = noise_scheduler.alphas_cumprod[timesteps]
+    snr = alphas / (1 - alphas)
+    return torch.clamp(snr, max=gamma) / snr
 
 
 class EmaWeights:
@@ -70,7 +82,8 @@ class EmaWeights:
 
 def train_unet(pipeline, images: torch.Tensor, captions: list[str], budget: Budget, seed: int = 0,
                batch_size: int = 64, learning_rate: float = 1e-3, warmup_steps: int = 100,
-               caption_dropout: float = CAPTION_DROPOUT, log_every: int = 0) -> list[float]:
+               caption_dropout: float = CAPTION_DROPOUT, snr_gamma: float = SNR_GAMMA,
+               log_every: int = 0) -> list[float]:
     """Train pipeline.unet and pipeline.text_encoder in place and leave their EMA weights in
     them; returns every step's loss.
 
@@ -108,7 +121,8 @@ def train_unet(pipeline, images: torch.Tensor, captions: list[str], budget: Budg
         present, rows = torch.unique(prompt_ids, return_inverse=True)
         states = text_encoder(tokens[present])[0][rows]
         prediction = unet(noisy, timesteps, encoder_hidden_states=states).sample
-        loss = F.mse_loss(prediction, noise)
+        per_sample = F.mse_loss(prediction, noise, reduction="none").mean(dim=(1, 2, 3))
+        loss = (per_sample * min_snr_weights(noise_scheduler, timesteps, snr_gamma)).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
