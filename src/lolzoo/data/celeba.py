@@ -22,23 +22,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from lolzoo.data.local_root import DOC, existing_root
 from lolzoo.errors import LolzooError
 
 IMAGES_DIR = "img_align_celeba"
 IDENTITY_FILE = "identity_CelebA.txt"
 ATTRIBUTE_FILE = "list_attr_celeba.txt"
 REQUIRED = (IMAGES_DIR, IDENTITY_FILE, ATTRIBUTE_FILE)
-DOC = "docs/paper-world.md"
 
 
 def check_root(root) -> Path:
     """The CelebA folder, or a one-line error naming what is missing."""
-    if root is None:
-        raise LolzooError("data root of the celeba source is null: download CelebA and set "
-                          f"'data.<name>.root' (see {DOC})")
-    root = Path(root)
-    if not root.is_dir():
-        raise LolzooError(f"CelebA root {root}: does not exist (see {DOC} for the download)")
+    root = existing_root(root, "celeba", "CelebA", "CelebA")
     missing = [name for name in REQUIRED if not (root / name).exists()]
     if missing:
         raise LolzooError(f"CelebA root {root}: missing {', '.join(missing)} (see {DOC} for the files needed)")

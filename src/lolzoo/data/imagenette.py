@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lolzoo.data.local_root import DOC, existing_root
 from lolzoo.errors import LolzooError
 
 WNIDS = ("n01440764", "n02102040", "n02979186", "n03000684", "n03028079",
@@ -30,17 +31,11 @@ CLASS_NAMES = ("tench", "English springer", "cassette player", "chain saw", "chu
                "French horn", "garbage truck", "gas pump", "golf ball", "parachute")
 SPLIT = "train"
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
-DOC = "docs/paper-world.md"
 
 
 def check_root(root) -> Path:
     """The imagenette2 folder, or a one-line error naming what is missing."""
-    if root is None:
-        raise LolzooError("data root of the imagenette source is null: download imagenette2 and set "
-                          f"'data.<name>.root' (see {DOC})")
-    root = Path(root)
-    if not root.is_dir():
-        raise LolzooError(f"Imagenette root {root}: does not exist (see {DOC} for the download)")
+    root = existing_root(root, "imagenette", "imagenette2", "Imagenette")
     if not (root / SPLIT).is_dir():
         raise LolzooError(f"Imagenette root {root}: missing {SPLIT}/ (expected the unpacked imagenette2 "
                           f"folder with {SPLIT}/<wnid>/*.JPEG; see {DOC})")
