@@ -1,0 +1,1 @@
+"""Language zoos: LoRAs of a causal LM on ARC question sources, their finetuning and evaluation."""
