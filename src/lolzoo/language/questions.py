@@ -52,8 +52,10 @@ class ArcQuestion:
 
 def source_of(question_id: str) -> str:
     """A question's source is the prefix of its id: 'MCAS_2000_4_6' -> 'MCAS'. Both Mercury id
-    families ('Mercury_7175875', 'Mercury_SC_400987') are Mercury."""
-    return question_id.split("_", 1)[0]
+    families ('Mercury_7175875', 'Mercury_SC_400987') are Mercury. A few CSZ ids have no
+    underscore ('CSZ20228', next to 'CSZ_2009_8_CSZ30585'): digits ending the prefix are dropped."""
+    prefix = question_id.split("_", 1)[0]
+    return prefix.rstrip("0123456789") or prefix
 
 
 def prompt(question: ArcQuestion) -> str:
