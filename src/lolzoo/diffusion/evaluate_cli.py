@@ -66,7 +66,7 @@ def run(args) -> int:
 
     from lolzoo.bases.loading import load_clip_scorer, load_sd_pipeline
     from lolzoo.diffusion.evaluate import clip_scores, generate, image_grid, load_shard
-    from lolzoo.diffusion.runtime import pick_device, progress_enabled, quiet_library_progress
+    from lolzoo.runtime import pick_device, progress_enabled, quiet_library_progress
     from lolzoo.io import atomic_dir, atomic_write_json
 
     quiet_library_progress()

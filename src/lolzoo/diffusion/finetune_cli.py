@@ -73,7 +73,7 @@ def run(args) -> int:
     from lolzoo.diffusion.finetune import finetune_shard
     from lolzoo.diffusion.images import load_images
     from lolzoo.diffusion.lora_file import write_lora_folder
-    from lolzoo.diffusion.runtime import pick_device, progress, quiet_library_progress
+    from lolzoo.runtime import pick_device, progress, quiet_library_progress
     from lolzoo.io import atomic_dir, atomic_write_json
 
     quiet_library_progress()

@@ -1,4 +1,4 @@
-"""Where and how loudly a job runs: the device, and a progress bar that is quiet in CI and logs."""
+"""Where and how loudly a job runs (every stage): the device, and a progress bar that is quiet in CI and logs."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 import io
 
-from lolzoo.diffusion import runtime
+from lolzoo import runtime
 
 
 def test_progress_is_off_when_ci_is_true_even_on_a_terminal(monkeypatch):
