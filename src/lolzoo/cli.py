@@ -34,6 +34,8 @@ VERBS = {
     "base-card": ("lolzoo.bases.base_card_cli", "the pretrained bases' card: prompted-digit and face-attribute accuracy, CLIP margin, sample grids"),
     "finetune-diffusion": ("lolzoo.diffusion.finetune_cli", "train a shard of DreamBooth LoRAs of an SD-1.x base, batched (a workflow job)"),
     "evaluate-diffusion": ("lolzoo.diffusion.evaluate_cli", "CLIP-score a shard of diffusion LoRAs and write their label files (a workflow job)"),
+    "finetune-language": ("lolzoo.language.finetune_cli", "train a shard of PEFT LoRAs of a causal LM on ARC sources (a workflow job)"),
+    "evaluate-language": ("lolzoo.language.evaluate_cli", "validation loss and ARC-Challenge accuracy of a shard of LM LoRAs, or of the base (a workflow job)"),
 }
 
 

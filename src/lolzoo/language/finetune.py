@@ -1,0 +1,76 @@
+"""Train one PEFT LoRA of a causal LM on ARC questions, the loss on the answer tokens only.
+
+AdamW on the LoRA parameters at the recipe's learning rate and weight decay, for its epochs,
+in its batch size (a batch is split into micro-batches whose summed token losses are divided
+by the batch's answer-token count, so the gradient is that of the whole batch whatever the
+split). Deterministic on a CPU for the recipe's seed: the seed sets the LoRA's initialisation,
+its dropout and its shuffling, so a LoRA is the same whichever shard trains it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from lolzoo.language.encoding import EncodedQuestion, answer_token_losses, training_batch
+from lolzoo.language.job import LanguageTraining
+
+
+@dataclass
+class TrainedLora:
+    model: object          # the PeftModel around the base; `unload()` gives the base back unchanged
+    losses: list[float]    # mean answer-token loss of every optimiser step
+    steps: int
+
+
+def lora_config(settings: LanguageTraining):
+    from peft import LoraConfig
+
+    return LoraConfig(r=settings.rank, lora_alpha=settings.alpha, target_modules=list(settings.target_modules),
+                      lora_dropout=settings.lora_dropout, bias="none", task_type="CAUSAL_LM")
+
+
+def batches(count: int, batch_size: int, epochs: int, seed: int):
+    """Index lists of every optimiser step: a fresh seeded shuffle per epoch, the last batch may be short."""
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        order = torch.randperm(count, generator=generator).tolist()
+        for start in range(0, count, batch_size):
+            yield order[start:start + batch_size]
+
+
+def train_lora(base_model, questions: list[EncodedQuestion], settings: LanguageTraining, pad_id: int,
+               micro_batch_size: int, device: torch.device, on_step=None) -> TrainedLora:
+    from peft import get_peft_model
+
+    if not questions:
+        raise ValueError(f"{settings.lora_id}: no finetuning questions are left after dropping its sources")
+    torch.manual_seed(settings.seed)  # the LoRA A init and the dropout masks draw from here
+    model = get_peft_model(base_model, lora_config(settings))
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(parameters, lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    model.train()
+    losses = []
+    for indices in batches(len(questions), settings.batch_size, settings.num_epochs, settings.seed):
+        batch = [questions[i] for i in indices]
+        answer_tokens = sum(len(q.correct) for q in batch)
+        optimizer.zero_grad(set_to_none=True)
+        summed = 0.0
+        for start in range(0, len(batch), micro_batch_size):
+            tensors = {k: v.to(device) for k, v in training_batch(batch[start:start + micro_batch_size], pad_id).items()}
+            logits = model(input_ids=tensors["input_ids"], attention_mask=tensors["attention_mask"]).logits
+            total, _ = answer_token_losses(logits, tensors["labels"])
+            (total / answer_tokens).backward()
+            summed += float(total.detach())
+        optimizer.step()
+        losses.append(summed / answer_tokens)
+        if on_step is not None:
+            on_step()
+    model.eval()
+    return TrainedLora(model=model, losses=losses, steps=len(losses))
+
+
+def steps_of(count: int, settings: LanguageTraining) -> int:
+    """Optimiser steps a recipe takes on `count` questions (for a progress bar's total)."""
+    return settings.num_epochs * -(-count // settings.batch_size)

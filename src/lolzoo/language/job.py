@@ -1,0 +1,92 @@
+"""A language shard job (lolzoo.shard_job) turned into typed settings.
+
+The zoo config gives the LoRA shape (rank, alpha, target modules) and the run's limits
+(`max_length`, `micro_batch_size`, `evaluation`); each recipe row gives the hyperparameters the
+paper samples (learning rate, weight decay, epochs, batch size, LoRA dropout) and the sources
+it drops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lolzoo import shard_job
+from lolzoo.shard_job import JobError, get_value, lora_ids, rank_and_alpha, target_modules
+
+ZOO_TYPES = ("arc-sources",)
+DEFAULT_MAX_LENGTH = 256
+DEFAULT_MICRO_BATCH = 32
+
+__all__ = ["JobError", "lora_ids", "parse_job", "training_settings", "evaluation_settings", "run_limits"]
+
+
+@dataclass(frozen=True)
+class LanguageTraining:
+    lora_id: str
+    seed: int
+    rank: int
+    alpha: float
+    target_modules: tuple[str, ...]
+    learning_rate: float
+    weight_decay: float
+    num_epochs: int
+    batch_size: int
+    lora_dropout: float
+    dropped_sources: frozenset[str]
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    max_length: int       # tokens of prompt + choices; longer prompts keep their end
+    micro_batch_size: int  # rows per forward: a batch is split so memory stays bounded
+
+
+@dataclass(frozen=True)
+class LanguageEvaluation:
+    max_questions: int | None  # ARC-Challenge test questions scored (None: all 1,172)
+    batch_size: int             # questions per scoring forward
+
+
+def parse_job(text: str) -> dict:
+    return shard_job.parse_job(text, ZOO_TYPES, "language")
+
+
+def run_limits(job: dict) -> RunLimits:
+    zoo = job["zoo"]
+    return RunLimits(max_length=get_value(zoo, "max_length", "zoo", int, default=DEFAULT_MAX_LENGTH, minimum=8),
+                     micro_batch_size=get_value(zoo, "micro_batch_size", "zoo", int, default=DEFAULT_MICRO_BATCH,
+                                                minimum=1))
+
+
+def training_settings(job: dict) -> list[LanguageTraining]:
+    lora = job["zoo"].get("lora") or {}
+    targets = target_modules(job)
+    return [_recipe_settings(recipe, f"recipes[{number}]", lora, targets)
+            for number, recipe in enumerate(job["recipes"])]
+
+
+def _recipe_settings(recipe: dict, where: str, lora: dict, targets: tuple[str, ...]) -> LanguageTraining:
+    rank, alpha = rank_and_alpha(recipe, where, lora)
+    dropped = get_value(recipe, "dropped_sources", where, str, default="")
+    return LanguageTraining(
+        lora_id=get_value(recipe, "lora_id", where, str),
+        seed=get_value(recipe, "seed", where, int),
+        rank=rank, alpha=alpha, target_modules=targets,
+        learning_rate=get_value(recipe, "learning_rate", where, float, minimum=0),
+        weight_decay=get_value(recipe, "weight_decay", where, float, default=0.0, minimum=0),
+        num_epochs=get_value(recipe, "num_epochs", where, int, default=1, minimum=1),
+        batch_size=get_value(recipe, "batch_size", where, int, default=32, minimum=1),
+        lora_dropout=get_value(recipe, "lora_dropout", where, float, default=0.0, minimum=0, maximum=0.99),
+        dropped_sources=frozenset(s for s in dropped.split("|") if s),
+    )
+
+
+def evaluation_settings(job: dict) -> LanguageEvaluation:
+    evaluation = job["zoo"].get("evaluation") or {}
+    if not isinstance(evaluation, dict):
+        raise JobError("zoo.evaluation must be an object {max_questions, batch_size} or absent")
+    limit = evaluation.get("max_questions")
+    return LanguageEvaluation(
+        max_questions=None if limit is None else get_value(evaluation, "max_questions", "zoo.evaluation", int, minimum=1),
+        batch_size=get_value(evaluation, "batch_size", "zoo.evaluation", int, default=16, minimum=1),
+    )

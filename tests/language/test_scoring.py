@@ -1,0 +1,79 @@
+"""Scoring choices after one shared prompt gives each choice's log-likelihood exactly as if it
+followed the prompt alone; training batches put the loss on the answer tokens only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lolzoo.errors import LolzooError
+from lolzoo.language.encoding import IGNORE, encode, training_batch
+from lolzoo.language.evaluate import arc_accuracy, choice_log_likelihoods, validation_loss
+
+from .conftest import make_questions, tiny_qwen2
+
+PAD = 256
+
+
+@torch.no_grad()
+def naive_scores(model, encoded):
+    """One forward per (question, choice): the definition the packed batch must match."""
+    out = []
+    for q in encoded:
+        row = []
+        for choice in q.choices:
+            ids = torch.tensor([q.prompt + choice])
+            logprobs = model(input_ids=ids).logits.double().log_softmax(-1)[0]
+            row.append(sum(float(logprobs[len(q.prompt) - 1 + i, t]) for i, t in enumerate(choice)))
+        out.append(np.array(row))
+    return out
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 7])
+def test_shared_prompt_scores_equal_one_forward_per_choice(byte_tokenizer, batch_size):
+    model = tiny_qwen2(dtype=torch.float64)
+    encoded = encode(byte_tokenizer, make_questions(7), max_length=200)
+    packed = choice_log_likelihoods(model, encoded, PAD, batch_size, torch.device("cpu"))
+    for got, want in zip(packed, naive_scores(model, encoded), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_accuracy_picks_the_highest_choice_plain_and_per_character(byte_tokenizer):
+    questions = encode(byte_tokenizer, make_questions(2), max_length=200)
+    # question 0: answer 0; question 1: answer 1
+    first = np.array([-1.0, -2.0, -3.0])
+    second = np.array([-1.0, -1.5, -9.0, -9.0])
+    result = arc_accuracy([first, second], questions)
+    assert result["accuracy"] == 0.5
+    lengths = [np.array(q.choice_chars) for q in questions]
+    normalised = [int(np.argmax(s / n)) == q.answer for s, n, q in zip([first, second], lengths, questions)]
+    assert result["accuracy_norm"] == np.mean(normalised)
+
+
+def test_training_batch_labels_only_the_answer(byte_tokenizer):
+    encoded = encode(byte_tokenizer, make_questions(3), max_length=200)
+    batch = training_batch(encoded, PAD)
+    for row, q in enumerate(encoded):
+        labels = batch["labels"][row]
+        answer = labels[labels != IGNORE].tolist()
+        assert answer == list(q.correct)
+        assert batch["attention_mask"][row].sum() == len(q.prompt) + len(q.correct)
+        assert batch["input_ids"][row, :len(q.prompt)].tolist() == list(q.prompt)
+
+
+def test_validation_loss_is_the_token_weighted_mean_whatever_the_batch(byte_tokenizer):
+    model = tiny_qwen2(dtype=torch.float64)
+    encoded = encode(byte_tokenizer, make_questions(5), max_length=200)
+    losses = [validation_loss(model, encoded, PAD, size, torch.device("cpu")) for size in (1, 2, 5)]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-10) == pytest.approx(losses[2], rel=1e-10)
+    assert 0 < losses[0] < 20
+
+
+def test_long_prompts_keep_their_end_and_impossible_choices_fail(byte_tokenizer):
+    question = make_questions(1)[0]
+    encoded = encode(byte_tokenizer, [question], max_length=40)[0]
+    assert len(encoded.prompt) + sum(len(c) for c in encoded.choices) <= 40
+    assert bytes(encoded.prompt).decode().endswith("Answer:")
+    with pytest.raises(LolzooError, match="choices alone"):
+        encode(byte_tokenizer, [question], max_length=10)
