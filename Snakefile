@@ -26,6 +26,7 @@ include: "workflow/rules/recipes.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/bases.smk"
 include: "workflow/rules/diffusion.smk"
+include: "workflow/rules/language.smk"
 include: "workflow/rules/synthetic.smk"
 include: "workflow/rules/pack.smk"
 

@@ -19,8 +19,9 @@ class JobError(LolzooError):
     """A job JSON that is not what the workflow passes."""
 
 
-def parse_job(text: str, zoo_types: tuple[str, ...], stage: str) -> dict:
-    """The job as a dict; its zoo must be one of `zoo_types` (the stage's, named in the error)."""
+def parse_job(text: str, zoo_types: tuple[str, ...], stage: str, needs_recipes: bool = True) -> dict:
+    """The job as a dict; its zoo must be one of `zoo_types` (the stage's, named in the error).
+    A job about the zoo's base alone (needs_recipes=False) may have no recipes."""
     try:
         job = json.loads(text)
     except json.JSONDecodeError as err:
@@ -28,7 +29,7 @@ def parse_job(text: str, zoo_types: tuple[str, ...], stage: str) -> dict:
     if not isinstance(job, dict) or not isinstance(job.get("zoo"), dict) or "recipes" not in job:
         raise JobError(f"--job must be a JSON object {SHAPE}")
     recipes = job["recipes"]
-    if not isinstance(recipes, list) or not recipes:
+    if not isinstance(recipes, list) or (needs_recipes and not recipes):
         raise JobError("recipes must be a non-empty list of recipe rows")
     for number, recipe in enumerate(recipes):
         if not isinstance(recipe, dict):

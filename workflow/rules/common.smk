@@ -58,18 +58,30 @@ def shard_job(*zoo_keys, with_data=False):
     reruns the evaluations and not the finetuning."""
 
     def job_json(wildcards):
-        zoo = config["zoos"][wildcards.zoo]
         recipes = RECIPES[wildcards.zoo]
-        job = {
-            "recipes": [recipes[lora_id] for lora_id in SHARDS[wildcards.zoo][wildcards.shard]],
-            # keys a zoo leaves out (an optional section) stay out, so its jobs do not change
-            "zoo": {key: zoo[key] for key in ("type", *zoo_keys) if key in zoo},
-        }
-        if with_data:
-            job["data"] = config["data"][zoo["data"]]
-        return json.dumps(job, sort_keys=True)
+        return _job_json(wildcards.zoo, [recipes[i] for i in SHARDS[wildcards.zoo][wildcards.shard]],
+                         zoo_keys, with_data)
 
     return job_json
+
+
+def zoo_job(*zoo_keys):
+    """Input function: a job about a zoo's base alone (no recipes), e.g. scoring the base."""
+    return lambda wildcards: _job_json(wildcards.zoo, [], zoo_keys, with_data=False)
+
+
+def _job_json(zoo_name, recipes, zoo_keys, with_data):
+    zoo = config["zoos"][zoo_name]
+    # keys a zoo leaves out (an optional section) stay out, so its jobs do not change
+    job = {"recipes": recipes, "zoo": {key: zoo[key] for key in ("type", *zoo_keys) if key in zoo}}
+    if with_data:
+        job["data"] = config["data"][zoo["data"]]
+    return json.dumps(job, sort_keys=True)
+
+
+def zoo_data_dir(wildcards):
+    """Input function: the prepared data folder a zoo names (a language zoo's ARC splits)."""
+    return f"{RESULTS}/data/{config['zoos'][wildcards.zoo]['data']}"
 
 
 def names_pattern(entries, field, values):
@@ -130,8 +142,9 @@ def local_path_flag(base):
     return f"--path {shlex.quote(str(base['path']))}" if base.get("path") else ""
 
 
-# Zoo types whose whole zoo `rule all` builds; language zoos have no finetune rule yet.
-PRODUCED_TYPES = {"synthetic", *DIFFUSION_TYPES}
+LANGUAGE_TYPES = ("arc-sources",)
+# Zoo types whose whole zoo `rule all` builds.
+PRODUCED_TYPES = {"synthetic", *DIFFUSION_TYPES, *LANGUAGE_TYPES}
 
 
 def all_targets():
@@ -140,6 +153,8 @@ def all_targets():
     # the card of every tiny SD base that a produced zoo uses: its sample images and numbers
     targets += sorted({f"{RESULTS}/cards/{spec['base']}" for spec in config["zoos"].values()
                        if spec["type"] in PRODUCED_TYPES and config["bases"].get(spec.get("base"), {}).get("kind") == "tiny-sd"})
+    # the base's own validation loss and ARC-C accuracy, next to its LoRAs'
+    targets += [f"{RESULTS}/{zoo}/base_eval.json" for zoo, spec in config["zoos"].items() if spec["type"] in LANGUAGE_TYPES]
     return targets
 
 

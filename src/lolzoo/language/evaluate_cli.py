@@ -1,4 +1,4 @@
-"""`lolzoo evaluate-language --job JSON --base DIR --data DIR --loras DIR --out DIR`: label a shard.
+"""`lolzoo evaluate-language --job JSON --base DIR --data DIR [--loras DIR] --out PATH`: label a shard.
 
 Each LoRA of the shard folder (`lolzoo finetune-language`) is loaded onto the base in turn
 and scored on the prepared ARC folder (evaluate.py). --out gets one label file per LoRA,
@@ -7,8 +7,9 @@ written atomically once the whole shard is scored:
     <out>/<lora_id>.json   val_loss, arc_c_accuracy, arc_c_accuracy_norm, train_questions,
                            has_<source> (1 when the LoRA trained on that droppable source)
 
-Without --loras it scores the base alone and --out is one JSON file: the base's numbers, the
-chance accuracy and the question counts, recorded next to the LoRAs'.
+Without --loras it scores the base alone (the job's recipes may be empty) and --out is one JSON
+file: the base's numbers, the chance accuracy and the question counts, recorded next to the
+LoRAs'.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def run(args) -> int:
     from lolzoo.language.job import evaluation_settings, lora_ids, parse_job, run_limits, training_settings
     from lolzoo.language.questions import CHANCE, read_split
 
-    job = parse_job(args.job)
+    job = parse_job(args.job, needs_recipes=args.loras is not None)
     settings, limits, evaluation = training_settings(job), run_limits(job), evaluation_settings(job)
     droppable = list((job["zoo"].get("sources") or {}).get("droppable") or [])
     validation, test = read_split(args.data, "validation"), read_split(args.data, "test")

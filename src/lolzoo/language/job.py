@@ -47,8 +47,8 @@ class LanguageEvaluation:
     batch_size: int             # questions per scoring forward
 
 
-def parse_job(text: str) -> dict:
-    return shard_job.parse_job(text, ZOO_TYPES, "language")
+def parse_job(text: str, needs_recipes: bool = True) -> dict:
+    return shard_job.parse_job(text, ZOO_TYPES, "language", needs_recipes)
 
 
 def run_limits(job: dict) -> RunLimits:

@@ -1,0 +1,79 @@
+# Language zoos: PEFT LoRAs of a causal LM, each finetuned on the ARC train split without
+# its recipe's dropped sources, a shard of LoRAs per job (the base loads once per shard);
+# then their evaluation: validation loss and ARC-Challenge accuracy, plus the sources each
+# saw. The base is scored once per zoo, so its accuracy sits next to its LoRAs'.
+rule finetune_language:
+    input:
+        base=base_dir("base"),
+        data=zoo_data_dir,
+    output:
+        directory(f"{RESULTS}/{{zoo}}/loras/{{shard}}"),
+    params:
+        job=shard_job("lora", "max_length", "micro_batch_size"),
+    wildcard_constraints:
+        zoo=zoos_of(*LANGUAGE_TYPES),
+    log:
+        f"{RESULTS}/logs/{{zoo}}/finetune/{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{zoo}}/finetune/{{shard}}.tsv"
+    threads: 1
+    resources:
+        gpu=config["gpus_per_job"],
+        mem_mb=6000,
+        runtime=120,
+    conda:
+        "../../envs/lolzoo.yaml"
+    shell:
+        "OMP_NUM_THREADS={threads} python -m lolzoo finetune-language --job {params.job:q}"
+        " --base {input.base} --data {input.data} --out {output} > {log} 2>&1"
+
+
+rule evaluate_language:
+    input:
+        base=base_dir("base"),
+        data=zoo_data_dir,
+        loras=f"{RESULTS}/{{zoo}}/loras/{{shard}}",
+    output:
+        directory(f"{RESULTS}/{{zoo}}/labels/{{shard}}"),
+    params:
+        job=shard_job("lora", "sources", "evaluation", "max_length"),
+    wildcard_constraints:
+        zoo=zoos_of(*LANGUAGE_TYPES),
+    log:
+        f"{RESULTS}/logs/{{zoo}}/evaluate/{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{zoo}}/evaluate/{{shard}}.tsv"
+    threads: 1
+    resources:
+        gpu=config["gpus_per_job"],
+        mem_mb=6000,
+        runtime=120,
+    conda:
+        "../../envs/lolzoo.yaml"
+    shell:
+        "OMP_NUM_THREADS={threads} python -m lolzoo evaluate-language --job {params.job:q}"
+        " --base {input.base} --data {input.data} --loras {input.loras} --out {output} > {log} 2>&1"
+
+
+rule evaluate_language_base:
+    input:
+        base=base_dir("base"),
+        data=zoo_data_dir,
+    output:
+        f"{RESULTS}/{{zoo}}/base_eval.json",
+    params:
+        job=zoo_job("lora", "evaluation", "max_length"),
+    wildcard_constraints:
+        zoo=zoos_of(*LANGUAGE_TYPES),
+    log:
+        f"{RESULTS}/logs/{{zoo}}/evaluate_base.log",
+    threads: 1
+    resources:
+        gpu=config["gpus_per_job"],
+        mem_mb=6000,
+        runtime=60,
+    conda:
+        "../../envs/lolzoo.yaml"
+    shell:
+        "OMP_NUM_THREADS={threads} python -m lolzoo evaluate-language --job {params.job:q}"
+        " --base {input.base} --data {input.data} --out {output} > {log} 2>&1"
