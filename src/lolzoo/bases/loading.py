@@ -1,11 +1,14 @@
-"""Load any base folder by its card: `load_sd_pipeline(folder)`, `load_clip_scorer(folder)`.
+"""Load any base folder by its card: `load_sd_pipeline(folder)`, `load_clip_scorer(folder)`,
+`load_causal_lm(folder)`.
 
 Every base folder holds base.json, whose "kind" says how to load it:
 - "tiny-sd" / "tiny-clip": the default world's tiny bases (lolzoo.bases.tiny_sd / tiny_clip);
 - "pretrained": a folder written by `lolzoo fetch-base` (lolzoo.bases.fetch_cli). Its "role"
   is "sd" (a diffusers StableDiffusionPipeline folder: model_index.json, unet/, vae/,
   text_encoder/, tokenizer/, scheduler/) or "clip" (an open_clip weights file; the card's
-  "open_clip" entry names the architecture, e.g. ViT-B-16, and the file).
+  "open_clip" entry names the architecture, e.g. ViT-B-16, and the file), or "lm";
+- language bases ("tiny-qwen2", "gguf", "pretrained" with role "lm") are all plain Hugging Face
+  causal-LM folders (config.json, safetensors, tokenizer files), loaded by `load_causal_lm`.
 
 Loading never touches the network (local_files_only; open_clip gets a file path, and its
 tokenizer's BPE ships inside the open_clip wheel).
@@ -184,3 +187,39 @@ def load_clip_scorer(folder: str | Path):
     return OpenClipScorer(model, open_clip.get_tokenizer(arch), image_size,
                           mean=spec.get("mean", OPENAI_MEAN), std=spec.get("std", OPENAI_STD),
                           model_name=card.get("name", arch))
+
+
+def load_causal_lm(folder: str | Path):
+    """(model, tokenizer) of a language base folder: offline, float32, eval mode.
+
+    Any Hugging Face causal-LM folder works (base.json is read when present, to refuse a
+    diffusion base early). The tokenizer pads on the right (training and log-likelihood
+    scoring; under causal attention right pads change no real token's output) with its pad
+    token, or EOS when it has none.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise LolzooError(f"{folder}: language base folder does not exist; build it with `lolzoo build-base "
+                          f"--kind tiny-qwen2` or `lolzoo fetch-base`")
+    if (folder / CARD_FILE).is_file():
+        card = read_card(folder)
+        if card["kind"] in ("tiny-sd", "tiny-clip") or card.get("role") in ("sd", "clip"):
+            raise LolzooError(f"{folder / CARD_FILE}: a {card.get('role') or card['kind']} base, not a language model")
+    if not (folder / "config.json").is_file():
+        raise LolzooError(f"{folder}: not a causal language model folder (no config.json)")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True, dtype=torch.float32)
+    except (OSError, ValueError, KeyError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise LolzooError(f"{folder}: cannot load a causal language model ({first})") from None
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise LolzooError(f"{folder}: the tokenizer has neither a pad nor an EOS token")
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "right"
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model.float().eval(), tokenizer

@@ -1,5 +1,7 @@
-"""`lolzoo pretrain-base --kind {tiny-sd,tiny-clip} --base DIR --out DIR --minutes M`: pretrain a
-base built by `lolzoo build-base` on the captioned digits and faces.
+"""`lolzoo pretrain-base --kind {tiny-sd,tiny-clip,tiny-qwen2} --base DIR --out DIR --minutes M`:
+pretrain a base built by `lolzoo build-base` on the captioned digits and faces (tiny-sd,
+tiny-clip) or on the text of a prepared ARC folder's train split (tiny-qwen2, `--data DIR`;
+lolzoo.bases.pretrain_lm: validation loss and the unigram yardstick go into base.json).
 
 tiny-sd trains the VAE first (a `--vae-share` of the time, default 35%), sets its latent scale,
 then the UNet on its latents with the rest (plus any VAE time left over); tiny-clip trains the
@@ -23,7 +25,7 @@ import torch
 from lolzoo.errors import UserError
 from lolzoo.io import atomic_dir, atomic_write_json
 
-KINDS = ("tiny-sd", "tiny-clip")
+KINDS = ("tiny-sd", "tiny-clip", "tiny-qwen2")
 CARD_FILE = "base.json"
 LOSSES_FILE = "pretrain_losses.json"
 
@@ -33,7 +35,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--base", required=True, type=Path, help="an untrained base folder from `lolzoo build-base`")
     parser.add_argument("--out", required=True, type=Path, help="the folder to write")
     parser.add_argument("--minutes", type=float, help="wall-clock budget for the whole run")
-    parser.add_argument("--steps", type=int, help="step budget: the UNet's (tiny-sd) or the CLIP's (tiny-clip)")
+    parser.add_argument("--steps", type=int, help="step budget: the UNet's (tiny-sd), the CLIP's (tiny-clip) or the LM's")
+    parser.add_argument("--data", type=Path, default=None, help="tiny-qwen2: the prepared ARC folder to learn the text of")
     parser.add_argument("--vae-steps", type=int, help="tiny-sd: step budget of the VAE")
     parser.add_argument("--vae-share", type=float, default=0.35, help="tiny-sd: share of --minutes for the VAE")
     parser.add_argument("--faces", type=int, default=1800, help="face images in the training set (plus all 1,797 digits)")
@@ -51,9 +54,12 @@ def run(args) -> int:
 
     try:
         with atomic_dir(args.out, overwrite=args.overwrite) as staging:  # refuses a full --out first
-            data = captioned_images(faces=args.faces, digits=args.digits)
-            pretrain = pretrain_tiny_sd if args.kind == "tiny-sd" else pretrain_tiny_clip
-            record, losses = pretrain(args, data, staging)
+            if args.kind == "tiny-qwen2":
+                record, losses = pretrain_tiny_qwen2(args, staging)
+            else:
+                data = captioned_images(faces=args.faces, digits=args.digits)
+                pretrain = pretrain_tiny_sd if args.kind == "tiny-sd" else pretrain_tiny_clip
+                record, losses = pretrain(args, data, staging)
             base_card = json.loads((args.base / CARD_FILE).read_text())
             atomic_write_json(staging / CARD_FILE, {**base_card, "trained": True, "pretraining": record})
             (staging / LOSSES_FILE).write_text(json.dumps(losses) + "\n")
@@ -75,6 +81,8 @@ def check_arguments(args) -> None:
         raise UserError("give a budget: --minutes, --steps or both")
     if args.kind == "tiny-sd" and args.minutes is None and args.vae_steps is None:
         raise UserError("tiny-sd with a step budget needs --vae-steps too")
+    if (args.kind == "tiny-qwen2") != (args.data is not None):
+        raise UserError("--data (a prepared ARC folder) is needed by tiny-qwen2, and only by it")
     if not 0 < args.vae_share < 1:
         raise UserError(f"--vae-share must be between 0 and 1, not {args.vae_share}")
     if args.threads < 1:
@@ -124,6 +132,31 @@ def pretrain_tiny_clip(args, data, folder: Path) -> tuple[dict, dict]:
               "clip_steps": len(losses), "clip_seconds": round(time.monotonic() - started, 1),
               "clip_loss_first_last": [losses[0], _tail_mean(losses)]}
     return record, {"clip": losses}
+
+
+def pretrain_tiny_qwen2(args, folder: Path) -> tuple[dict, dict]:
+    from lolzoo.bases.loading import load_causal_lm
+    from lolzoo.bases.pretrain_budget import Budget
+    from lolzoo.bases.pretrain_lm import mean_loss, token_blocks, train_causal_lm, unigram_cross_entropy
+    from lolzoo.bases.tiny_qwen2 import pretraining_texts, save_tiny_qwen2
+    from lolzoo.language.questions import read_split
+
+    model, tokenizer = load_causal_lm(args.base)
+    train = token_blocks(tokenizer, pretraining_texts(read_split(args.data, "train")))
+    validation = token_blocks(tokenizer, pretraining_texts(read_split(args.data, "validation")))
+    before = mean_loss(model, validation)
+    started = time.monotonic()
+    seconds = None if args.minutes is None else 60.0 * args.minutes
+    losses = train_causal_lm(model, train, Budget(steps=args.steps, seconds=seconds), seed=args.seed,
+                             log_every=args.log_every)
+    train_seconds = round(time.monotonic() - started, 1)
+    save_tiny_qwen2(model, tokenizer, folder)
+    record = {"seed": args.seed, "threads": args.threads, "minutes": args.minutes, "train_blocks": len(train),
+              "block_tokens": train.shape[1], "lm_steps": len(losses), "lm_seconds": train_seconds,
+              "lm_loss_first_last": [losses[0], _tail_mean(losses)],
+              "validation_loss_before_after": [round(before, 4), round(mean_loss(model, validation), 4)],
+              "validation_unigram_cross_entropy": round(unigram_cross_entropy(train, validation, len(tokenizer)), 4)}
+    return record, {"lm": losses}
 
 
 def _tail_mean(losses: list[float], window: int = 20) -> float:
