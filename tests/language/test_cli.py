@@ -1,0 +1,111 @@
+"""finetune-language and evaluate-language as the workflow calls them: a shard's adapters are
+PEFT folders that equal the same LoRAs trained alone, and its labels say what each LoRA saw."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from lolzoo.cli import main
+from lolzoo.language.questions import write_split
+
+from .conftest import make_questions
+
+ZOO = {"type": "arc-sources", "lora": {"rank": 2, "alpha": 4, "target_modules": ["k_proj", "v_proj"]},
+       "sources": {"droppable": ["MCAS", "TIMSS"]}, "max_length": 128, "micro_batch_size": 4,
+       "evaluation": {"max_questions": 6, "batch_size": 4}}
+
+
+def recipe(number: int, dropped: str = "", **overrides) -> dict:
+    row = {"lora_id": f"arc-{number:05d}", "seed": 100 + number, "learning_rate": 1e-2, "weight_decay": 1e-3,
+           "num_epochs": 1, "batch_size": 8, "lora_dropout": 0.05, "dropped_sources": dropped}
+    row.update(overrides)
+    return row
+
+
+def job(*recipes) -> str:
+    return json.dumps({"zoo": ZOO, "recipes": list(recipes)})
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    from lolzoo.bases.tiny_qwen2 import build_tiny_qwen2, save_tiny_qwen2
+
+    root = tmp_path_factory.mktemp("language")
+    questions = make_questions(40)
+    data = root / "arc"
+    write_split(questions[:30], data / "train.jsonl")
+    write_split(questions[30:34], data / "validation.jsonl")
+    write_split(questions[34:], data / "test.jsonl")
+    model, tokenizer = build_tiny_qwen2(questions[:30], seed=0, size="32x2", vocab_size=300)
+    save_tiny_qwen2(model, tokenizer, root / "base")
+    return root
+
+
+def finetune(world, out, *recipes) -> int:
+    return main(["finetune-language", "--job", job(*recipes), "--base", str(world / "base"),
+                 "--data", str(world / "arc"), "--out", str(out)])
+
+
+def test_a_shard_writes_peft_folders_equal_to_each_lora_trained_alone(world, tmp_path):
+    shard = [recipe(0), recipe(1, dropped="MCAS"), recipe(2, dropped="MCAS|TIMSS", batch_size=5)]
+    assert finetune(world, tmp_path / "shard", *shard) == 0
+    assert finetune(world, tmp_path / "alone", shard[1]) == 0
+    for row in shard:
+        folder = tmp_path / "shard" / row["lora_id"]
+        assert {"adapter_model.safetensors", "adapter_config.json", "train.json"} <= {p.name for p in folder.iterdir()}
+        config = json.loads((folder / "adapter_config.json").read_text())
+        assert config["r"] == 2 and config["lora_alpha"] == 4 and sorted(config["target_modules"]) == ["k_proj", "v_proj"]
+    together = load_file(tmp_path / "shard" / "arc-00001" / "adapter_model.safetensors")
+    alone = load_file(tmp_path / "alone" / "arc-00001" / "adapter_model.safetensors")
+    assert together.keys() == alone.keys() and len(together) == 2 * 2 * 2
+    for key in together:
+        assert torch.equal(together[key], alone[key]), key
+    records = [json.loads((tmp_path / "shard" / r["lora_id"] / "train.json").read_text()) for r in shard]
+    # make_questions cycles Mercury, MCAS, TIMSS over the 30 training questions
+    assert [r["questions"] for r in records] == [30, 20, 10]
+    assert records[2]["sources"] == {"Mercury": 10}
+    assert [r["steps"] for r in records] == [4, 3, 2]
+    assert json.loads((tmp_path / "shard" / "shard.json").read_text())["loras"] == 3
+
+
+def test_labels_name_each_lora_s_sources_and_scores(world, tmp_path):
+    shard = [recipe(0), recipe(1, dropped="TIMSS")]
+    assert finetune(world, tmp_path / "loras", *shard) == 0
+    assert main(["evaluate-language", "--job", job(*shard), "--base", str(world / "base"), "--data",
+                 str(world / "arc"), "--loras", str(tmp_path / "loras"), "--out", str(tmp_path / "labels")]) == 0
+    first = json.loads((tmp_path / "labels" / "arc-00000.json").read_text())
+    second = json.loads((tmp_path / "labels" / "arc-00001.json").read_text())
+    assert (first["has_MCAS"], first["has_TIMSS"], second["has_MCAS"], second["has_TIMSS"]) == (1, 1, 1, 0)
+    assert first["train_questions"] == 30 and second["train_questions"] == 20
+    for labels in (first, second):
+        assert labels["val_loss"] > 0
+        assert labels["arc_c_accuracy"] * 6 == pytest.approx(round(labels["arc_c_accuracy"] * 6))  # 6 questions
+        assert 0 <= labels["arc_c_accuracy_norm"] <= 1
+    assert main(["evaluate-language", "--job", json.dumps({"zoo": ZOO, "recipes": []}), "--base",
+                 str(world / "base"), "--data", str(world / "arc"), "--out", str(tmp_path / "base.json")]) == 0
+    base = json.loads((tmp_path / "base.json").read_text())
+    assert base["chance"] == 0.25 and base["test_questions"] == 6 and base["validation_questions"] == 4
+    assert base["val_loss"] != first["val_loss"]  # the LoRA changed the model
+
+
+def test_the_adapters_read_as_loras_for_packing(world, tmp_path):
+    from lolzoo.lora import read_lora
+
+    assert finetune(world, tmp_path / "loras", recipe(0)) == 0
+    lora = read_lora(tmp_path / "loras" / "arc-00000")
+    assert len(lora.modules) == 4  # 2 layers × (k_proj, v_proj)
+    assert {m.rank for m in lora.modules} == {2}
+
+
+def test_missing_data_and_missing_loras_are_clear_errors(world, tmp_path, capsys):
+    assert main(["finetune-language", "--job", job(recipe(0)), "--base", str(world / "base"),
+                 "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 2
+    assert "train.jsonl: missing" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert main(["evaluate-language", "--job", job(recipe(0)), "--base", str(world / "base"), "--data",
+                 str(world / "arc"), "--loras", str(tmp_path), "--out", str(tmp_path / "labels")]) == 2
+    assert "no finetuned LoRA arc-00000" in capsys.readouterr().err
