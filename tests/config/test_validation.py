@@ -81,7 +81,8 @@ CASES = {
     "VAE steps for a CLIP": (lambda c: c["bases"]["clip"]["pretrain"].update(vae_steps=3),
                              r"'bases\.clip\.pretrain\.vae_steps': a tiny-clip base has no VAE"),
     "pretraining a base the workflow does not pretrain": (
-        lambda c: c["bases"]["lm"].update(pretrain={"steps": 3}), r"'bases\.lm\.pretrain': only tiny-sd and tiny-clip"),
+        lambda c: c["bases"].update(lm={"kind": "pretrained", "name": "a/b", "pretrain": {"steps": 3}}),
+        r"'bases\.lm\.pretrain': only tiny-sd, tiny-clip, tiny-qwen2"),
     "negative GPUs": (lambda c: c.update(gpus_per_job=-1), r"'gpus_per_job'"),
 }
 

