@@ -9,7 +9,7 @@ import torch
 
 from lolzoo.errors import LolzooError
 from lolzoo.language.encoding import IGNORE, encode, training_batch
-from lolzoo.language.evaluate import arc_accuracy, choice_log_likelihoods, validation_loss
+from lolzoo.language.evaluate import Scorer, arc_accuracy
 
 from .conftest import make_questions, tiny_qwen2
 
@@ -34,7 +34,7 @@ def naive_scores(model, encoded):
 def test_shared_prompt_scores_equal_one_forward_per_choice(byte_tokenizer, batch_size):
     model = tiny_qwen2(dtype=torch.float64)
     encoded = encode(byte_tokenizer, make_questions(7), max_length=200)
-    packed = choice_log_likelihoods(model, encoded, PAD, batch_size, torch.device("cpu"))
+    packed = Scorer([], encoded, PAD, batch_size, torch.device("cpu")).choice_log_likelihoods(model)
     for got, want in zip(packed, naive_scores(model, encoded), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
 
@@ -65,9 +65,16 @@ def test_training_batch_labels_only_the_answer(byte_tokenizer):
 def test_validation_loss_is_the_token_weighted_mean_whatever_the_batch(byte_tokenizer):
     model = tiny_qwen2(dtype=torch.float64)
     encoded = encode(byte_tokenizer, make_questions(5), max_length=200)
-    losses = [validation_loss(model, encoded, PAD, size, torch.device("cpu")) for size in (1, 2, 5)]
+    losses = [Scorer(encoded, [], PAD, size, torch.device("cpu")).validation_loss(model) for size in (1, 2, 5)]
     assert losses[0] == pytest.approx(losses[1], rel=1e-10) == pytest.approx(losses[2], rel=1e-10)
-    assert 0 < losses[0] < 20
+    # the definition: mean next-token cross entropy over the answer tokens, one forward each
+    total, tokens = 0.0, 0
+    for q in encoded:
+        logits = model(input_ids=torch.tensor([q.prompt + q.correct])).logits[0].double()
+        for i, token in enumerate(q.correct):
+            total -= float(logits[len(q.prompt) - 1 + i].log_softmax(-1)[token])
+            tokens += 1
+    assert losses[0] == pytest.approx(total / tokens, rel=1e-9)
 
 
 def test_long_prompts_keep_their_end_and_impossible_choices_fail(byte_tokenizer):

@@ -68,14 +68,6 @@ def at_least_float32(logits: torch.Tensor) -> torch.Tensor:
     return logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
 
 
-def answer_token_losses(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Summed cross entropy of the answer tokens (next-token shift) and how many there are."""
-    shifted_logits, shifted_labels = logits[:, :-1], labels[:, 1:]
-    total = torch.nn.functional.cross_entropy(at_least_float32(shifted_logits.reshape(-1, shifted_logits.shape[-1])),
-                                              shifted_labels.reshape(-1), ignore_index=IGNORE, reduction="sum")
-    return total, int((shifted_labels != IGNORE).sum())
-
-
 @dataclass
 class ScoringBatch:
     input_ids: torch.Tensor       # (rows, width)

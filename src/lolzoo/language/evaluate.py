@@ -6,6 +6,10 @@
   question counts as right when the correct choice has the highest. The length-normalised
   variant divides by the choice's characters (lm-evaluation-harness's acc_norm). All choices of
   a question share one copy of the prompt in the batch (encoding.scoring_batch).
+
+A `Scorer` builds its batches once (questions sorted by length, so little is padding) and then
+scores any number of LoRAs on them: a shard's LoRAs pay for tokenising and masks only once.
+Only the positions that predict a scored token go through the output layer (log_probs.py).
 """
 
 from __future__ import annotations
@@ -13,42 +17,62 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lolzoo.language.encoding import (EncodedQuestion, answer_token_losses, at_least_float32, scoring_batch,
-                                      training_batch)
+from lolzoo.language.encoding import EncodedQuestion, scoring_batch, training_batch
+from lolzoo.language.log_probs import answer_targets, token_log_probs
 
 
-@torch.no_grad()
-def validation_loss(model, questions: list[EncodedQuestion], pad_id: int, batch_size: int,
-                    device: torch.device) -> float:
-    total, tokens = 0.0, 0
-    for start in range(0, len(questions), batch_size):
-        tensors = {k: v.to(device) for k, v in training_batch(questions[start:start + batch_size], pad_id).items()}
-        logits = model(input_ids=tensors["input_ids"], attention_mask=tensors["attention_mask"]).logits
-        summed, count = answer_token_losses(logits, tensors["labels"])
-        total, tokens = total + float(summed), tokens + count
-    return total / tokens
+def by_length(questions: list[EncodedQuestion], batch_size: int, length) -> list[list[int]]:
+    """Index batches of questions of similar length (longest first), so batches carry little padding."""
+    order = sorted(range(len(questions)), key=lambda i: -length(questions[i]))
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-@torch.no_grad()
-def choice_log_likelihoods(model, questions: list[EncodedQuestion], pad_id: int, batch_size: int,
-                           device: torch.device) -> list[np.ndarray]:
-    """Per question, the summed log-probability of each of its choices."""
-    per_pair: list[float] = []
-    for start in range(0, len(questions), batch_size):
-        batch = scoring_batch(questions[start:start + batch_size], pad_id)
-        logits = at_least_float32(model(input_ids=batch.input_ids.to(device),
-                                        attention_mask=batch.attention_mask.to(device),
-                                        position_ids=batch.position_ids.to(device)).logits)
-        picked = logits[batch.rows.to(device), batch.from_positions.to(device)]
-        token_scores = picked.log_softmax(-1).gather(1, batch.targets.to(device)[:, None])[:, 0].cpu()
-        pairs = int(batch.choice_index.max()) + 1
-        per_pair.extend(torch.zeros(pairs, dtype=torch.float64).index_add_(
-            0, batch.choice_index, token_scores.double()).tolist())
-    scores, cursor = [], 0
-    for question in questions:
-        scores.append(np.array(per_pair[cursor:cursor + len(question.choices)]))
-        cursor += len(question.choices)
-    return scores
+class Scorer:
+    def __init__(self, validation: list[EncodedQuestion], test: list[EncodedQuestion], pad_id: int,
+                 batch_size: int, device: torch.device):
+        self.test, self.device = test, device
+        self.validation_batches = []
+        for indices in by_length(validation, batch_size, lambda q: len(q.prompt) + len(q.correct)):
+            batch = training_batch([validation[i] for i in indices], pad_id)
+            self.validation_batches.append(self._on_device(batch["input_ids"], batch["attention_mask"], None,
+                                                           *answer_targets(batch["labels"])))
+        self.test_batches = []
+        for indices in by_length(test, batch_size, lambda q: len(q.prompt) + sum(map(len, q.choices))):
+            batch = scoring_batch([test[i] for i in indices], pad_id)
+            # flat (question, choice) pair index of each scored token, in the test split's order
+            first_pair = np.cumsum([0] + [len(q.choices) for q in test])
+            pair_of = torch.tensor([first_pair[i] + c for i in indices for c in range(len(test[i].choices))])
+            self.test_batches.append((self._on_device(batch.input_ids, batch.attention_mask, batch.position_ids,
+                                                      batch.rows, batch.from_positions, batch.targets),
+                                      pair_of[batch.choice_index]))
+        self.pairs = int(sum(len(q.choices) for q in test))
+
+    def _on_device(self, *tensors):
+        return tuple(None if t is None else t.to(self.device) for t in tensors)
+
+    @torch.no_grad()
+    def validation_loss(self, model) -> float:
+        total, tokens = 0.0, 0
+        for input_ids, attention_mask, _, rows, positions, targets in self.validation_batches:
+            log_probs = token_log_probs(model, input_ids, attention_mask, None, rows, positions, targets)
+            total, tokens = total - float(log_probs.double().sum()), tokens + len(targets)
+        return total / tokens
+
+    @torch.no_grad()
+    def choice_log_likelihoods(self, model) -> list[np.ndarray]:
+        """Per test question, the summed log-probability of each of its choices."""
+        per_pair = torch.zeros(self.pairs, dtype=torch.float64)
+        for tensors, pair_of_token in self.test_batches:
+            per_pair.index_add_(0, pair_of_token, token_log_probs(model, *tensors).double().cpu())
+        bounds = np.cumsum([0] + [len(q.choices) for q in self.test])
+        values = per_pair.numpy()
+        return [values[bounds[i]:bounds[i + 1]].copy() for i in range(len(self.test))]
+
+    def evaluate(self, model) -> dict[str, float]:
+        """The three numbers a LoRA's labels carry (and the base's)."""
+        accuracy = arc_accuracy(self.choice_log_likelihoods(model), self.test)
+        return {"val_loss": self.validation_loss(model), "arc_c_accuracy": accuracy["accuracy"],
+                "arc_c_accuracy_norm": accuracy["accuracy_norm"]}
 
 
 def arc_accuracy(scores: list[np.ndarray], questions: list[EncodedQuestion]) -> dict[str, float]:
@@ -56,11 +80,3 @@ def arc_accuracy(scores: list[np.ndarray], questions: list[EncodedQuestion]) -> 
     plain = np.array([int(np.argmax(s)) for s in scores])
     normalised = np.array([int(np.argmax(s / np.array(q.choice_chars))) for s, q in zip(scores, questions)])
     return {"accuracy": float((plain == answers).mean()), "accuracy_norm": float((normalised == answers).mean())}
-
-
-def evaluate_model(model, validation: list[EncodedQuestion], test: list[EncodedQuestion], pad_id: int,
-                   batch_size: int, device: torch.device) -> dict[str, float]:
-    """The three numbers a LoRA's labels carry (and the base's card)."""
-    accuracy = arc_accuracy(choice_log_likelihoods(model, test, pad_id, batch_size, device), test)
-    return {"val_loss": validation_loss(model, validation, pad_id, batch_size, device),
-            "arc_c_accuracy": accuracy["accuracy"], "arc_c_accuracy_norm": accuracy["accuracy_norm"]}

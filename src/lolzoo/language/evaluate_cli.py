@@ -58,23 +58,19 @@ def run(args) -> int:
     from lolzoo.bases.loading import load_causal_lm
     from lolzoo.io import atomic_dir, atomic_write_json
     from lolzoo.language.encoding import encode
-    from lolzoo.language.evaluate import evaluate_model
+    from lolzoo.language.evaluate import Scorer
     from lolzoo.runtime import pick_device, quiet_library_progress
 
     quiet_library_progress()
     device = pick_device()
     model, tokenizer = load_causal_lm(args.base)
     model.to(device)
-    encoded_validation = encode(tokenizer, validation, limits.max_length)
-    encoded_test = encode(tokenizer, test, limits.max_length)
+    scorer = Scorer(encode(tokenizer, validation, limits.max_length), encode(tokenizer, test, limits.max_length),
+                    tokenizer.pad_token_id, evaluation.batch_size, device)
     loaded = time.perf_counter()
 
-    def score(scored_model) -> dict:
-        return evaluate_model(scored_model, encoded_validation, encoded_test, tokenizer.pad_token_id,
-                              evaluation.batch_size, device)
-
     if args.loras is None:
-        result = {**score(model), "chance": CHANCE, "validation_questions": len(validation),
+        result = {**scorer.evaluate(model), "chance": CHANCE, "validation_questions": len(validation),
                   "test_questions": len(test), "seconds": time.perf_counter() - started}
         atomic_write_json(args.out, result)
         print(f"base: ARC-C accuracy {result['arc_c_accuracy']:.3f} (chance {CHANCE}), "
@@ -88,7 +84,7 @@ def run(args) -> int:
             lora_started = time.perf_counter()
             adapted = PeftModel.from_pretrained(model, str(args.loras / setting.lora_id), is_trainable=False)
             adapted.eval()
-            numbers = score(adapted)
+            numbers = scorer.evaluate(adapted)
             model = adapted.unload()
             atomic_write_json(staging / f"{setting.lora_id}.json", {
                 **numbers, **lora_labels(train_records[setting.lora_id], droppable, setting.dropped_sources)})

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from lolzoo.language.encoding import EncodedQuestion, answer_token_losses, training_batch
+from lolzoo.language.encoding import EncodedQuestion, training_batch
+from lolzoo.language.log_probs import answer_targets, token_log_probs
 from lolzoo.language.job import LanguageTraining
 
 
@@ -58,9 +59,11 @@ def train_lora(base_model, questions: list[EncodedQuestion], settings: LanguageT
         optimizer.zero_grad(set_to_none=True)
         summed = 0.0
         for start in range(0, len(batch), micro_batch_size):
-            tensors = {k: v.to(device) for k, v in training_batch(batch[start:start + micro_batch_size], pad_id).items()}
-            logits = model(input_ids=tensors["input_ids"], attention_mask=tensors["attention_mask"]).logits
-            total, _ = answer_token_losses(logits, tensors["labels"])
+            tensors = training_batch(batch[start:start + micro_batch_size], pad_id)
+            targets = answer_targets(tensors["labels"])
+            log_probs = token_log_probs(model, tensors["input_ids"].to(device), tensors["attention_mask"].to(device),
+                                        None, *(t.to(device) for t in targets))
+            total = -log_probs.sum()
             (total / answer_tokens).backward()
             summed += float(total.detach())
         optimizer.step()
