@@ -38,7 +38,9 @@ def test_defaults_are_filled_in():
     # type-specific defaults only land on zoos of that type
     assert "images_per_lora" not in config["zoos"]["arc"]
     assert config["gpus_per_job"] == 0 and config["zoos"]["arc"]["shard_size"] == 1
-    assert config["zoos"]["arc"]["evaluation"] == {"max_questions": None, "batch_size": 16}
+    assert config["zoos"]["arc"]["evaluation"] == {"max_questions": None, "max_validation_questions": None,
+                                                   "batch_size": 16}
+    assert config["zoos"]["arc"]["max_train_questions"] is None
     assert config["zoos"]["arc"]["max_length"] == 256 and config["zoos"]["arc"]["micro_batch_size"] == 32
     assert "max_length" not in config["zoos"]["celeba"]
     assert config["bases"]["clip"]["pretrain"] == {"steps": 3, "threads": 2, "faces": 1000}

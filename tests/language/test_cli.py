@@ -109,3 +109,17 @@ def test_missing_data_and_missing_loras_are_clear_errors(world, tmp_path, capsys
     assert main(["evaluate-language", "--job", job(recipe(0)), "--base", str(world / "base"), "--data",
                  str(world / "arc"), "--loras", str(tmp_path), "--out", str(tmp_path / "labels")]) == 2
     assert "no finetuned LoRA arc-00000" in capsys.readouterr().err
+
+
+def test_max_train_questions_samples_with_the_recipe_seed(world, tmp_path):
+    limited = json.dumps({"zoo": {**ZOO, "max_train_questions": 7}, "recipes": [recipe(0), recipe(1, dropped="MCAS")]})
+    alone = json.dumps({"zoo": {**ZOO, "max_train_questions": 7}, "recipes": [recipe(1, dropped="MCAS")]})
+    for text, out in ((limited, "shard"), (alone, "alone")):
+        assert main(["finetune-language", "--job", text, "--base", str(world / "base"), "--data", str(world / "arc"),
+                     "--out", str(tmp_path / out)]) == 0
+    records = [json.loads((tmp_path / "shard" / f"arc-0000{i}" / "train.json").read_text()) for i in (0, 1)]
+    assert [r["questions"] for r in records] == [7, 7] and "MCAS" not in records[1]["sources"]
+    assert records[0]["sources"] != records[1]["sources"] or records[0]["losses"] != records[1]["losses"]
+    again = json.loads((tmp_path / "alone" / "arc-00001" / "train.json").read_text())
+    assert again["sources"] == records[1]["sources"] and again["losses"] == records[1]["losses"]
+

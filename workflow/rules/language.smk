@@ -9,7 +9,7 @@ rule finetune_language:
     output:
         directory(f"{RESULTS}/{{zoo}}/loras/{{shard}}"),
     params:
-        job=shard_job("lora", "max_length", "micro_batch_size"),
+        job=shard_job("lora", "max_length", "micro_batch_size", "max_train_questions"),
     wildcard_constraints:
         zoo=zoos_of(*LANGUAGE_TYPES),
     log:

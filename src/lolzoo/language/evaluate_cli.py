@@ -45,8 +45,7 @@ def run(args) -> int:
     settings, limits, evaluation = training_settings(job), run_limits(job), evaluation_settings(job)
     droppable = list((job["zoo"].get("sources") or {}).get("droppable") or [])
     validation, test = read_split(args.data, "validation"), read_split(args.data, "test")
-    if evaluation.max_questions is not None:
-        test = test[:evaluation.max_questions]
+    test, validation = test[:evaluation.max_questions], validation[:evaluation.max_validation_questions]
     train_records = {}
     if args.loras is not None:
         for name in lora_ids(job):

@@ -1,7 +1,8 @@
 """`lolzoo finetune-language --job JSON --base DIR --data DIR --out DIR`: a shard of ARC LoRAs.
 
 The job is {"zoo": {...}, "recipes": [...]} (job.py); --data is a prepared ARC folder
-(`lolzoo prepare-arc`), whose train split each LoRA finetunes on without its dropped sources.
+(`lolzoo prepare-arc`), whose train split each LoRA finetunes on without its dropped sources
+(with zoo.max_train_questions, on a sample of that many drawn with the recipe's seed).
 The base loads once; each LoRA is trained on it in turn and unloaded again (finetune.py).
 --out is written atomically, only when the whole shard succeeded:
 
@@ -35,13 +36,13 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     started = time.perf_counter()
     from lolzoo.language.job import parse_job, run_limits, training_settings
-    from lolzoo.language.questions import read_split, without_sources
+    from lolzoo.language.questions import read_split, sample, without_sources
 
     job = parse_job(args.job)
     settings = training_settings(job)  # a bad job fails before torch and the model load
     limits = run_limits(job)
     train = read_split(args.data, "train")
-    subsets = [without_sources(train, s.dropped_sources) for s in settings]
+    subsets = [sample(without_sources(train, s.dropped_sources), limits.max_train_questions, s.seed) for s in settings]
     empty = [s.lora_id for s, subset in zip(settings, subsets) if not subset]
     if empty:
         raise LolzooError(f"{empty[0]}: its recipe drops every source of {args.data / 'train.jsonl'}")

@@ -1,7 +1,7 @@
 """A language shard job (lolzoo.shard_job) turned into typed settings.
 
 The zoo config gives the LoRA shape (rank, alpha, target modules) and the run's limits
-(`max_length`, `micro_batch_size`, `evaluation`); each recipe row gives the hyperparameters the
+(`max_length`, `micro_batch_size`, `max_train_questions`, `evaluation`); each recipe row gives the hyperparameters the
 paper samples (learning rate, weight decay, epochs, batch size, LoRA dropout) and the sources
 it drops.
 """
@@ -39,11 +39,13 @@ class LanguageTraining:
 class RunLimits:
     max_length: int       # tokens of prompt + choices; longer prompts keep their end
     micro_batch_size: int  # rows per forward: a batch is split so memory stays bounded
+    max_train_questions: int | None  # a LoRA trains on a seeded sample of at most this many (None: all)
 
 
 @dataclass(frozen=True)
 class LanguageEvaluation:
     max_questions: int | None  # ARC-Challenge test questions scored (None: all 1,172)
+    max_validation_questions: int | None  # held-out questions of the validation loss (None: all)
     batch_size: int             # questions per scoring forward
 
 
@@ -55,7 +57,13 @@ def run_limits(job: dict) -> RunLimits:
     zoo = job["zoo"]
     return RunLimits(max_length=get_value(zoo, "max_length", "zoo", int, default=DEFAULT_MAX_LENGTH, minimum=8),
                      micro_batch_size=get_value(zoo, "micro_batch_size", "zoo", int, default=DEFAULT_MICRO_BATCH,
-                                                minimum=1))
+                                                minimum=1),
+                     max_train_questions=_optional_count(zoo, "max_train_questions", "zoo"))
+
+
+def _optional_count(section: dict, key: str, where: str) -> int | None:
+    """A positive count, or None (absent or null) for no limit."""
+    return None if section.get(key) is None else get_value(section, key, where, int, minimum=1)
 
 
 def training_settings(job: dict) -> list[LanguageTraining]:
@@ -85,8 +93,8 @@ def evaluation_settings(job: dict) -> LanguageEvaluation:
     evaluation = job["zoo"].get("evaluation") or {}
     if not isinstance(evaluation, dict):
         raise JobError("zoo.evaluation must be an object {max_questions, batch_size} or absent")
-    limit = evaluation.get("max_questions")
     return LanguageEvaluation(
-        max_questions=None if limit is None else get_value(evaluation, "max_questions", "zoo.evaluation", int, minimum=1),
+        max_questions=_optional_count(evaluation, "max_questions", "zoo.evaluation"),
+        max_validation_questions=_optional_count(evaluation, "max_validation_questions", "zoo.evaluation"),
         batch_size=get_value(evaluation, "batch_size", "zoo.evaluation", int, default=16, minimum=1),
     )

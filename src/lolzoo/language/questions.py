@@ -97,3 +97,13 @@ def without_sources(questions: list[ArcQuestion], dropped: set[str]) -> list[Arc
     """The questions a LoRA finetunes on: all but those of its dropped sources (Mercury is never
     dropped: the recipe sampler never lists it)."""
     return [q for q in questions if q.source not in dropped]
+
+
+def sample(questions: list[ArcQuestion], limit: int | None, seed: int) -> list[ArcQuestion]:
+    """At most `limit` of the questions, a seeded choice kept in split order (None: all of them)."""
+    if limit is None or len(questions) <= limit:
+        return list(questions)
+    import numpy as np
+
+    keep = np.sort(np.random.default_rng([seed, 5]).choice(len(questions), size=limit, replace=False))
+    return [questions[i] for i in keep]
