@@ -126,6 +126,25 @@ def test_diffusion_zoos_are_finetuned_evaluated_and_packed(test_world, zoo, labe
         assert timing["loras"] == 3
 
 
+def test_language_zoo_is_finetuned_evaluated_and_packed_next_to_its_base(test_world):
+    results = test_world / "results"
+    packed = load_zoo(results / "zoos" / "arc.parquet")
+    assert list(packed.lora_ids) == [f"arc-{i:05d}" for i in range(6)]
+    assert {m.name.rsplit(".", 1)[-1] for m in packed.modules} == {"k_proj", "v_proj"} and (packed.ranks == 4).all()
+    table = packed.table
+    sources = ["MCAS", "NYSEDREGENTS", "TIMSS", "ACTAAP", "NCEOGA", "MDSA", "VASoL", "AKDE&ED", "CSZ", "MEA",
+               "LEAP", "NAEP", "MSA", "OHAT", "AIMS", "TAKS", "MEAP", "FCAT", "WASL"]
+    for _, row in table.iterrows():  # membership labels agree with the recipe's dropped sources
+        dropped = set(row["dropped_sources"].split("|"))
+        assert [row[f"has_{s}"] for s in sources] == [int(s not in dropped) for s in sources]
+    assert table["val_loss"].gt(0).all() and table["arc_c_accuracy"].between(0, 1).all()
+    assert (table["train_questions"] == 64).all()  # config/test.yaml: max_train_questions
+    base = json.loads((results / "arc" / "base_eval.json").read_text())
+    assert base["chance"] == 0.25 and base["test_questions"] == 40 and base["validation_questions"] == 40
+    lm = json.loads((results / "bases" / "lm" / "base.json").read_text())
+    assert lm["kind"] == "tiny-qwen2"
+
+
 def test_rebuilding_a_zoo_reruns_only_the_shard_of_its_missing_lora(test_world):
     # Snakemake treats a missing intermediate as fine while the zoo is there; once the zoo is
     # gone too, only the shard that lost a LoRA runs again (rewriting its label folder, so
@@ -174,7 +193,11 @@ def test_paper_world_dry_runs_one_gpu_job_per_lora(tmp_path):
     jobs = dry_run_jobs(tmp_path, "--configfile", str(REPO / "config/paper.yaml"))
     assert jobs["recipes"] == 3
     assert jobs["finetune_diffusion"] == jobs["evaluate_diffusion"] == jobs["finetune_data"] == 3900 + 2046
-    assert jobs["fetch_base"] == 2 and "pretrain_base" not in jobs
+    assert jobs["fetch_base"] == 3 and "pretrain_base" not in jobs  # SD 1.4, CLIP ViT-B-16, Qwen2-1.5B
+    assert jobs["finetune_language"] == jobs["evaluate_language"] == 2000 and jobs["evaluate_language_base"] == 1
+    out = snakemake(tmp_path, "-n", "results/arc/loras/arc-01999-01999", "--configfile",
+                    str(REPO / "config/paper.yaml")).stdout
+    assert "gpu=1" in out and "rule finetune_language" in out
     out = snakemake(tmp_path, "-n", "results/celeba/loras/celeba-00017-00017",
                     "--configfile", str(REPO / "config/paper.yaml")).stdout
     assert "gpu=1" in out and "shard=celeba-00017-00017" in out
