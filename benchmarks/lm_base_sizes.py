@@ -173,6 +173,7 @@ def main() -> None:
         val_blocks = token_blocks(tokenizer, pretraining_texts(validation))
         pretrain_s, _ = timed(train_causal_lm, model, blocks, Budget(steps=args.pretrain_steps))
         val, unigram = mean_loss(model, val_blocks), unigram_cross_entropy(blocks, val_blocks, len(tokenizer))
+        counts = parameter_count(model)  # before the LoRA joins it
         peft_model = with_lora(model)
         epoch_all = finetune_epoch(peft_model, tokenizer, finetune, args.batch, answer_only=False)
         epoch = finetune_epoch(peft_model, tokenizer, finetune, args.batch, answer_only=True)
@@ -180,7 +181,6 @@ def main() -> None:
         fast_s, fast = timed(score_fast, peft_model, tokenizer, test)
         gap = max(float((a - b).abs().max()) for a, b in zip(naive, fast))
         assert gap < 1e-3, f"fast scores differ from naive ones by {gap}"
-        counts = parameter_count(model)
         print(f"| {size} | {counts['total']:,} ({counts['transformer']:,}) | {pretrain_s / args.pretrain_steps:.3f} "
               f"| {val:.2f} ({unigram:.2f}) | {epoch_all:.2f} | {epoch:.2f} | {naive_s:.2f} | {fast_s:.2f} | {epoch + fast_s:.2f} "
               f"| {2 * epoch + fast_s:.2f} | {accuracy(fast, test):.3f} |", flush=True)
