@@ -4,7 +4,7 @@
 # repository ships results/bases/<base> and results/cards/<base>: a fresh clone starts from
 # them, and forcing the rules (`--forcerun pretrain_base`) rebuilds them from the config.
 # The language base (tiny-qwen2) trains its tokenizer and its pretraining on the ARC train
-# split, so those two steps take the prepared ARC folder as input; it takes about 2 minutes.
+# split, so those two steps take the prepared ARC folder as input (about one CPU-minute).
 TINY_PRETRAINED = ("tiny-sd", "tiny-clip", "tiny-qwen2")
 
 
