@@ -27,7 +27,7 @@ def test_defaults_are_filled_in():
     del config["seed"]
     del config["lol"]
     del config["zoos"]["celeba"]["images_per_lora"]
-    del config["zoos"]["arc"]["shard_size"], config["zoos"]["arc"]["evaluation"]
+    del config["zoos"]["arc"]["shard_size"], config["zoos"]["arc"]["evaluation"], config["zoos"]["arc"]["max_train_questions"]
     del config["bases"]["clip"]["pretrain"]["threads"], config["bases"]["clip"]["pretrain"]["faces"]
     validate_config(config)
     assert config["seed"] == 0
