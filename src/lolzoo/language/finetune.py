@@ -54,7 +54,9 @@ def train_lora(base_model, questions: list[EncodedQuestion], settings: LanguageT
     model.train()
     losses = []
     for indices in batches(len(questions), settings.batch_size, settings.num_epochs, settings.seed):
-        batch = [questions[i] for i in indices]
+        # longest first, so each micro-batch holds questions of similar length (little padding);
+        # the order inside a batch does not change its gradient
+        batch = sorted((questions[i] for i in indices), key=lambda q: -(len(q.prompt) + len(q.correct)))
         answer_tokens = sum(len(q.correct) for q in batch)
         optimizer.zero_grad(set_to_none=True)
         summed = 0.0
