@@ -8,7 +8,7 @@ import yaml
 from lolzoo.config import ConfigError, load_config, validate_config
 from tests.conftest import REPO
 
-WORLDS = ["config.yaml", "test.yaml", "paper.yaml"]
+WORLDS = ["config.yaml", "test.yaml", "small.yaml", "paper.yaml"]
 
 
 def shipped(name: str) -> dict:

