@@ -70,7 +70,8 @@ def test_validation_loss_is_the_token_weighted_mean_whatever_the_batch(byte_toke
     # the definition: mean next-token cross entropy over the answer tokens, one forward each
     total, tokens = 0.0, 0
     for q in encoded:
-        logits = model(input_ids=torch.tensor([q.prompt + q.correct])).logits[0].double()
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([q.prompt + q.correct])).logits[0].double()
         for i, token in enumerate(q.correct):
             total -= float(logits[len(q.prompt) - 1 + i].log_softmax(-1)[token])
             tokens += 1
