@@ -109,6 +109,12 @@ def test_missing_data_and_missing_loras_are_clear_errors(world, tmp_path, capsys
     assert main(["evaluate-language", "--job", job(recipe(0)), "--base", str(world / "base"), "--data",
                  str(world / "arc"), "--loras", str(tmp_path), "--out", str(tmp_path / "labels")]) == 2
     assert "no finetuned LoRA arc-00000" in capsys.readouterr().err
+    (tmp_path / "broken" / "arc-00000").mkdir(parents=True)
+    (tmp_path / "broken" / "arc-00000" / "train.json").write_text("{not json")
+    assert main(["evaluate-language", "--job", job(recipe(0)), "--base", str(world / "base"), "--data",
+                 str(world / "arc"), "--loras", str(tmp_path / "broken"), "--out", str(tmp_path / "labels")]) == 2
+    assert "not a finetuning record" in capsys.readouterr().err
+    assert not (tmp_path / "labels").exists()
 
 
 def test_max_train_questions_samples_with_the_recipe_seed(world, tmp_path):

@@ -52,7 +52,11 @@ def run(args) -> int:
             record = args.loras / name / "train.json"
             if not record.is_file():
                 raise LolzooError(f"--loras {args.loras}: no finetuned LoRA {name} (missing {record})")
-            train_records[name] = json.loads(record.read_text())
+            try:
+                train_records[name] = json.loads(record.read_text())
+                int(train_records[name]["questions"])
+            except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+                raise LolzooError(f"{record}: not a finetuning record of lolzoo finetune-language ({error})") from None
 
     from lolzoo.bases.loading import load_causal_lm
     from lolzoo.io import atomic_dir, atomic_write_json
