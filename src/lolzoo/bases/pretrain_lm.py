@@ -16,6 +16,7 @@ import math
 
 import torch
 
+from lolzoo.bases.epoch_batches import epoch_batches
 from lolzoo.bases.pretrain_budget import Budget
 
 BLOCK = 64
@@ -60,14 +61,10 @@ def train_causal_lm(model, blocks: torch.Tensor, budget: Budget, seed: int = 0, 
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, betas=(0.9, 0.95), weight_decay=0.01)
     model.train()
     losses: list[float] = []
-    order = torch.randperm(len(blocks), generator=generator)
-    cursor = 0
+    batches = epoch_batches(len(blocks), batch_size, generator)
     budget.start()
     while budget.allows(len(losses)):
-        if cursor + batch_size > len(order):  # a new epoch: a new order
-            order, cursor = torch.randperm(len(blocks), generator=generator), 0
-        batch = blocks[order[cursor:cursor + batch_size]]
-        cursor += batch_size
+        batch = blocks[next(batches)]
         for group in optimizer.param_groups:
             group["lr"] = _learning_rate(len(losses), budget, learning_rate)
         loss = model(input_ids=batch, labels=batch).loss

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from lolzoo.bases.epoch_batches import epoch_batches
 from lolzoo.bases.pretrain_budget import Budget
 
 KL_WEIGHT = 1e-5  # per latent element summed, so about 1e-2 of the reconstruction loss at init
@@ -32,14 +33,10 @@ def train_vae(vae, images: torch.Tensor, budget: Budget, seed: int = 0, batch_si
     optimizer = torch.optim.AdamW(vae.parameters(), lr=learning_rate, weight_decay=0.0)
     vae.train()
     losses: list[float] = []
-    order = torch.randperm(len(images), generator=generator)
-    cursor = 0
+    batches = epoch_batches(len(images), batch_size, generator)
     budget.start()
     while budget.allows(len(losses)):
-        if cursor + batch_size > len(order):  # a new epoch: reshuffle
-            order, cursor = torch.randperm(len(images), generator=generator), 0
-        batch = images[order[cursor:cursor + batch_size]]
-        cursor += batch_size
+        batch = images[next(batches)]
         loss = vae_loss(vae, batch, generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
