@@ -73,6 +73,13 @@ def target_modules(job: dict) -> tuple[str, ...]:
     return tuple(targets)
 
 
+def per_recipe(job: dict, settings_of):
+    """settings_of(recipe, where, zoo_lora, target_modules) for every recipe, in recipe order;
+    `where` ("recipes[i]") names the recipe in errors."""
+    lora, targets = job["zoo"].get("lora") or {}, target_modules(job)
+    return [settings_of(recipe, f"recipes[{number}]", lora, targets) for number, recipe in enumerate(job["recipes"])]
+
+
 def rank_and_alpha(recipe: dict, where: str, lora: dict) -> tuple[int, float]:
     """The recipe row's rank and lora_alpha when the zoo samples them; else the zoo's LoRA config."""
     rank = get_value(recipe, "rank", where, int, default=lora.get("rank"), minimum=1)

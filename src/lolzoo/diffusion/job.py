@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lolzoo import shard_job
-from lolzoo.shard_job import JobError, get_value, lora_ids, rank_and_alpha, target_modules
+from lolzoo.shard_job import JobError, get_value, lora_ids, per_recipe, rank_and_alpha
 
 __all__ = ["JobError", "lora_ids", "parse_job", "training_settings", "evaluation_settings", "prior_preservation"]
 
@@ -62,10 +62,7 @@ def parse_job(text: str) -> dict:
 
 def training_settings(job: dict) -> list[TrainingSettings]:
     """One TrainingSettings per recipe, in recipe order."""
-    lora = job["zoo"].get("lora") or {}
-    targets = target_modules(job)
-    return [_recipe_settings(recipe, f"recipes[{number}]", lora, targets)
-            for number, recipe in enumerate(job["recipes"])]
+    return per_recipe(job, _recipe_settings)
 
 
 def _recipe_settings(recipe: dict, where: str, lora: dict, targets: tuple[str, ...]) -> TrainingSettings:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lolzoo import shard_job
-from lolzoo.shard_job import JobError, get_value, lora_ids, rank_and_alpha, target_modules
+from lolzoo.shard_job import JobError, get_value, lora_ids, per_recipe, rank_and_alpha
 
 ZOO_TYPES = ("arc-sources",)
 DEFAULT_MAX_LENGTH = 256
@@ -67,10 +67,8 @@ def _optional_count(section: dict, key: str, where: str) -> int | None:
 
 
 def training_settings(job: dict) -> list[LanguageTraining]:
-    lora = job["zoo"].get("lora") or {}
-    targets = target_modules(job)
-    return [_recipe_settings(recipe, f"recipes[{number}]", lora, targets)
-            for number, recipe in enumerate(job["recipes"])]
+    """One LanguageTraining per recipe, in recipe order."""
+    return per_recipe(job, _recipe_settings)
 
 
 def _recipe_settings(recipe: dict, where: str, lora: dict, targets: tuple[str, ...]) -> LanguageTraining:
