@@ -32,7 +32,8 @@ install_packages() {
     apt-get install -y -qq slurm-wlm munge >/dev/null || die "apt-get install slurm-wlm munge failed"
 }
 
-write_config() {
+CONF_CHANGED=0
+write_config() {  # sets CONF_CHANGED=1 when the file changed
     if [[ -f $CONF ]] && ! grep -qF "$MARKER" "$CONF"; then
         die "$CONF exists and was not written by this script; not overwriting a real site's config"
     fi
@@ -40,7 +41,7 @@ write_config() {
     # Memory is not scheduled (CR_CPU below), so RealMemory only has to admit the rules'
     # largest mem_mb request (6000); config_overrides keeps slurmd from draining the node
     # when the machine has less memory or a different CPU count than declared here.
-    cat >"$CONF" <<EOF
+    cat >"$CONF.new" <<EOF
 $MARKER
 ClusterName=lolzoo-local
 SlurmctldHost=localhost
@@ -56,9 +57,10 @@ SelectTypeParameters=CR_CPU
 SlurmdParameters=config_overrides
 # a node that was down when slurmctld last stopped comes back as soon as slurmd registers
 ReturnToService=2
-# squeue (the status command without slurmdbd) sees finished jobs for MinJobAge seconds;
-# the plugin falls back to sacct (which fails without slurmdbd) below 3x its first wait
-MinJobAge=300
+# squeue (the status command without slurmdbd) sees finished jobs for MinJobAge seconds:
+# an hour, so a test can ask Slurm about every job of a run (the plugin also falls back to
+# sacct, which fails without slurmdbd, when MinJobAge is below 3x its first status wait)
+MinJobAge=3600
 StateSaveLocation=$STATE/ctld
 SlurmdSpoolDir=$STATE/d
 SlurmctldPidFile=$STATE/slurmctld.pid
@@ -70,6 +72,7 @@ NodeName=localhost NodeAddr=127.0.0.1 CPUs=2 RealMemory=16000 State=UNKNOWN
 PartitionName=cpu Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes=localhost MaxTime=INFINITE State=UP
 EOF
+    if cmp -s "$CONF.new" "$CONF"; then rm "$CONF.new"; else mv "$CONF.new" "$CONF"; CONF_CHANGED=1; fi
 }
 
 # A pid from a pid file that is still a running daemon of that name: not a stale file from
@@ -108,7 +111,12 @@ start() {
     install_packages
     write_config
     start_munge
-    running slurmctld "$STATE/slurmctld.pid" || slurmctld
+    if running slurmctld "$STATE/slurmctld.pid"; then
+        # up from an earlier start: only a changed config needs telling
+        if [[ $CONF_CHANGED == 1 ]]; then scontrol reconfigure; fi
+    else
+        slurmctld
+    fi
     running slurmd "$STATE/slurmd.pid" || slurmd -N localhost  # the node is "localhost", whatever the hostname
     local state=""
     for _ in $(seq $((UP_TIMEOUT * 2))); do
