@@ -1,0 +1,134 @@
+"""The test world through profiles/slurm on a real one-node Slurm (tests/slurm/local_slurm.sh):
+every job runs as a Slurm job of its own, and a failing job is reported as failed.
+
+Needs root (the script installs slurm-wlm and munge and runs their daemons): skipped
+without it, except in CI (CI=true), where Slurm not coming up fails the tests."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+SCRIPT = REPO / "tests" / "slurm" / "local_slurm.sh"
+IN_CI = os.environ.get("CI") == "true"
+# Seconds before a Snakemake run is killed: the test world takes about 10 minutes on a
+# busy 2-CPU machine; a hung status loop must not hang CI.
+TIMEOUT = 1500
+# What a one-node Slurm without slurmdbd needs on top of profiles/slurm (whose partitions
+# "cpu" and "gpu" the local slurm.conf defines on its one node):
+LOCAL_SLURM = (
+    "--slurm-status-command", "squeue",  # sacct fails without slurmdbd, and the plugin would wait forever
+    "--slurm-init-seconds-before-status-checks", "3",  # first status check after 3 s, not 40
+    "--jobs", "2",  # the node's 2 CPUs
+    "--retries", "0",  # a failing job fails once, not twice
+    "--slurm-keep-successful-logs",  # each job's Slurm log is evidence of where it ran
+)
+SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")
+FINISHED = re.compile(r"Finished jobid: (\d+) \(Rule: (\w+)\)")
+
+
+def unavailable(reason: str):
+    """Skip where Slurm cannot run here; in CI, fail: the Slurm tests must run there."""
+    if IN_CI:
+        pytest.fail(f"CI=true: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    if sys.platform != "linux" or os.geteuid() != 0:
+        unavailable("needs root on Linux: tests/slurm/local_slurm.sh installs slurm-wlm and runs its daemons")
+    started = subprocess.run(["bash", str(SCRIPT), "start"], capture_output=True, text=True, timeout=900)
+    if started.returncode != 0:
+        subprocess.run(["bash", str(SCRIPT), "stop"], capture_output=True)  # whatever did start
+        unavailable(f"local Slurm did not come up:\n{started.stdout[-2000:]}{started.stderr[-3000:]}")
+    yield
+    # jobs of a run that was killed would otherwise outlive slurmd; the cluster is ours
+    subprocess.run(["scancel", "--user", "root"], capture_output=True)
+    subprocess.run(["bash", str(SCRIPT), "stop"], check=True, capture_output=True)
+
+
+def snakemake_on_slurm(workdir: Path, *args: str) -> tuple[int, str]:
+    """Snakemake through profiles/slurm, killed after TIMEOUT seconds: its exit code and output."""
+    command = ["timeout", "-s", "KILL", str(TIMEOUT), sys.executable, "-m", "snakemake",
+               "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+               "--profile", str(REPO / "profiles" / "slurm"), *LOCAL_SLURM, *args]
+    result = subprocess.run(command, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"})
+    assert result.returncode != -9 and result.returncode != 137, f"killed after {TIMEOUT} s"
+    return result.returncode, result.stdout + result.stderr
+
+
+def slurm_states(run_id: str) -> dict[int, str]:
+    """Slurm's own record of the jobs of one Snakemake run (the plugin names them after it)."""
+    out = subprocess.run(["squeue", "--states=all", "--noheader", "--format=%i|%T", "--name", run_id],
+                         capture_output=True, text=True, check=True).stdout
+    return {int(job): state for job, state in (line.split("|") for line in out.split())}
+
+
+@pytest.fixture(scope="module")
+def slurm_world(slurm, tmp_path_factory) -> tuple[Path, str]:
+    """The test world run once through Slurm, in a fresh working directory."""
+    workdir = tmp_path_factory.mktemp("slurm_world")
+    code, out = snakemake_on_slurm(workdir, "--configfile", str(REPO / "config" / "test.yaml"))
+    assert code == 0, out[-5000:]
+    return workdir, out
+
+
+def test_test_world_runs_end_to_end_on_slurm(slurm_world):
+    workdir, out = slurm_world
+    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    for zoo in config["zoos"]:
+        assert (workdir / "results" / "zoos" / f"{zoo}.parquet").stat().st_size > 0
+    assert "steps (100%) done" in out
+
+
+def test_every_job_ran_as_a_slurm_job_of_its_own(slurm_world):
+    workdir, out = slurm_world
+    finished = {int(job): rule for job, rule in FINISHED.findall(out)}
+    submitted = {int(job): (int(slurm_id), Path(log)) for job, slurm_id, log in SUBMITTED.findall(out)}
+    # every job but `all`, a target with nothing to run, which Snakemake never submits
+    ran = {job for job, rule in finished.items() if rule != "all"}
+    assert len(ran) > 30 and set(submitted) == ran
+    slurm_ids = {slurm_id for slurm_id, _ in submitted.values()}
+    assert len(slurm_ids) == len(ran)
+    # Slurm knows each of them as a job of this run, and each completed
+    run_id = re.search(r"SLURM run ID: (\S+)", out)[1]
+    assert slurm_states(run_id) == dict.fromkeys(slurm_ids, "COMPLETED")
+    # each job's log, which slurmd names after the Slurm job id, is that job's own Snakemake run
+    logs = {int(p.stem): p for p in (workdir / ".snakemake" / "slurm_logs").rglob("*.log")}
+    assert set(logs) == slurm_ids
+    for job, (slurm_id, log) in submitted.items():
+        assert log == logs[slurm_id]
+        text = log.read_text()
+        assert f"rule {finished[job]}:" in text and "1 of 1 steps (100%) done" in text
+
+
+def test_a_failing_job_is_reported_as_failed(slurm, tmp_path):
+    # A CelebA copy with the right names and no images: the config validates, and the one job
+    # the target needs (a shard's finetuning data) fails inside its Slurm job.
+    root = tmp_path / "celeba"
+    (root / "img_align_celeba").mkdir(parents=True)
+    for name in ("identity_CelebA.txt", "list_attr_celeba.txt"):
+        (root / name).touch()
+    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    config["data"]["faces"] = {"kind": "celeba", "root": str(root), "resolution": 32}
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(config))
+    workdir = tmp_path / "work"
+    code, out = snakemake_on_slurm(workdir, "results/celeba/data/celeba-00000-00002", "--configfile", str(path))
+    assert code != 0
+    [(_, slurm_id, log)] = SUBMITTED.findall(out)
+    assert f"SLURM-job '{slurm_id}' failed, SLURM status is: 'FAILED'" in out
+    assert "Error in rule finetune_data" in out
+    assert "subject 0 does not exist" in out  # the job's own log, shown by show-failed-logs
+    run_id = re.search(r"SLURM run ID: (\S+)", out)[1]
+    assert slurm_states(run_id) == {int(slurm_id): "FAILED"}
+    # the failure happened inside the Slurm job, whose log is kept
+    assert "Error in rule finetune_data" in Path(log).read_text()
