@@ -4,6 +4,7 @@ trained base folder whose base.json records the steps run."""
 import json
 
 import pytest
+import torch
 
 from lolzoo.bases.tiny_clip import load_tiny_clip
 from lolzoo.bases.tiny_sd import load_tiny_sd
@@ -59,6 +60,35 @@ def test_tiny_sd_run_writes_a_trained_loadable_base(built, tmp_path):
     losses = json.loads((out / "pretrain_losses.json").read_text())
     assert len(losses["vae"]) == 2 and len(losses["unet"]) == 2
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+
+def test_tiny_sd_conditions_on_a_clip_text_tower_it_leaves_unchanged(built, tmp_path):
+    out = tmp_path / "sd"
+    assert main(["pretrain-base", "--kind", "tiny-sd", "--base", str(built / "sd"), "--out", str(out),
+                 "--text-encoder", str(built / "clip"), "--digit-share", "0.7",
+                 "--steps", "2", "--vae-steps", "1", *QUICK]) == 0
+    record = json.loads((out / "base.json").read_text())["pretraining"]
+    assert record["digit_share"] == 0.7 and str(built / "clip") in record["text_encoder"]
+    clip, pipeline = load_tiny_clip(built / "clip"), load_tiny_sd(out)
+    copied = pipeline.text_encoder.state_dict()
+    assert torch.equal(copied["embeddings.token_embedding.weight"], clip.model.token_embedding.weight)
+    assert torch.equal(copied["final_layer_norm.weight"], clip.model.ln_final.weight)
+
+
+def test_text_encoder_and_digit_share_errors_are_one_line(built, tmp_path, capsys):
+    common = ["--out", str(tmp_path / "o"), "--steps", "1", "--vae-steps", "1"]
+    assert main(["pretrain-base", "--kind", "tiny-sd", "--base", str(built / "sd"), "--text-encoder",
+                 str(built / "sd"), *common]) == 2
+    assert "takes a tiny-clip base" in one_line_error(capsys)
+    assert main(["pretrain-base", "--kind", "tiny-sd", "--base", str(built / "sd"), "--text-encoder",
+                 str(tmp_path / "none"), *common]) == 2
+    assert "not a base folder" in one_line_error(capsys)
+    assert main(["pretrain-base", "--kind", "tiny-sd", "--base", str(built / "sd"), "--digit-share", "1.5", *common]) == 2
+    assert "--digit-share must be between 0 and 1" in one_line_error(capsys)
+    assert main(["pretrain-base", "--kind", "tiny-clip", "--base", str(built / "clip"), "--digit-share", "0.5",
+                 *common]) == 2
+    assert "tiny-sd options" in one_line_error(capsys)
+    assert not (tmp_path / "o").exists()
 
 
 def test_tiny_clip_run_is_deterministic(built, tmp_path):

@@ -7,7 +7,8 @@ import torch
 from lolzoo.bases.pretrain_budget import Budget
 from lolzoo.bases.pretrain_clip import clip_batch_loss, contrastive_loss, train_clip
 from lolzoo.bases.pretrain_data import captioned_images
-from lolzoo.bases.pretrain_unet import encode_prompts, train_unet
+from lolzoo.bases.pretrain_unet import (FINAL_LR_FRACTION, encode_prompts, learning_rate_factor, sampling_weights,
+                                        train_unet)
 from lolzoo.bases.pretrain_vae import latent_std, set_latent_scale, train_vae
 from lolzoo.bases.tiny_clip import build_tiny_clip
 from lolzoo.bases.tiny_sd import build_tiny_sd
@@ -56,6 +57,42 @@ def test_unet_loss_falls_with_ema_weights(data):
     # the text encoder learns with the UNet, and comes back frozen as a pipeline expects
     assert any(not torch.equal(a, b) for a, b in zip(text_before, pipeline.text_encoder.parameters()))
     assert not any(p.requires_grad for p in pipeline.text_encoder.parameters())
+
+
+def test_frozen_text_encoder_stays_unchanged_while_the_unet_learns(data):
+    pipeline = build_tiny_sd(0)
+    text_before = [p.clone() for p in pipeline.text_encoder.parameters()]
+    unet_before = [p.clone() for p in pipeline.unet.parameters()]
+    losses = train_unet(pipeline, data.images, data.captions, Budget(steps=3), batch_size=8, warmup_steps=1,
+                        train_text_encoder=False, domains=data.domains, domain_shares={"digit": 0.7})
+    assert len(losses) == 3
+    assert all(torch.equal(a, b) for a, b in zip(text_before, pipeline.text_encoder.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(unet_before, pipeline.unet.parameters()))
+    assert not pipeline.unet.training and not any(p.requires_grad for p in pipeline.unet.parameters())
+
+
+def test_domain_shares_set_the_expected_batch_mix():
+    domains = ["digit"] * 30 + ["face"] * 10
+    weights = sampling_weights(domains, {"digit": 0.2})
+    assert float(weights[:30].sum() / weights.sum()) == pytest.approx(0.2)
+    assert torch.equal(sampling_weights(domains, None), torch.ones(40))
+    drawn = torch.multinomial(weights, 20000, replacement=True, generator=torch.Generator().manual_seed(0))
+    assert float((drawn < 30).float().mean()) == pytest.approx(0.2, abs=0.01)
+    with pytest.raises(ValueError, match="no images of domain"):
+        sampling_weights(domains, {"cat": 0.5})
+    with pytest.raises(ValueError, match="positive share"):
+        sampling_weights(domains, {"digit": 1.0})
+
+
+def test_learning_rate_warms_up_then_decays_to_the_final_fraction():
+    assert learning_rate_factor(0, 10, 100) == pytest.approx(0.1)
+    assert learning_rate_factor(9, 10, 100) == pytest.approx((FINAL_LR_FRACTION + (1 - FINAL_LR_FRACTION)
+                                                              * 0.5 * (1 + torch.cos(torch.tensor(0.09 * torch.pi)))).item())
+    assert learning_rate_factor(50, 10, 100) == pytest.approx(FINAL_LR_FRACTION + (1 - FINAL_LR_FRACTION) / 2)
+    assert learning_rate_factor(100, 10, 100) == pytest.approx(FINAL_LR_FRACTION)
+    factors = [learning_rate_factor(s, 10, 100) for s in range(10, 101)]
+    assert all(a >= b for a, b in zip(factors, factors[1:]))
+    assert learning_rate_factor(500, 10, None) == 1.0  # a time budget: constant after warm-up
 
 
 def test_unet_run_is_deterministic_for_a_seed(data):

@@ -35,6 +35,7 @@ rule pretrain_base:
     input:
         base=f"{RESULTS}/bases/untrained/{{base}}",
         data=lm_base_data,
+        text_encoder=sd_text_encoder_base,
     output:
         directory(f"{RESULTS}/bases/{{base}}"),
     params:
@@ -42,6 +43,7 @@ rule pretrain_base:
         seed=lambda wildcards: config["bases"][wildcards.base].get("seed", 0),
         budget=lambda wildcards: pretrain_budget(config["bases"][wildcards.base]),
         data=data_flag,
+        text_encoder=text_encoder_flag,
     wildcard_constraints:
         base=names_pattern(config["bases"], "kind", TINY_PRETRAINED),
     log:
@@ -55,7 +57,8 @@ rule pretrain_base:
     conda:
         "../../envs/lolzoo.yaml"
     shell:
-        "python -m lolzoo pretrain-base --kind {params.kind} --base {input.base} {params.data} --out {output}"
+        "python -m lolzoo pretrain-base --kind {params.kind} --base {input.base} {params.data} {params.text_encoder}"
+        " --out {output}"
         " --overwrite --seed {params.seed} --threads {threads} {params.budget} > {log} 2>&1"
 
 

