@@ -25,7 +25,9 @@ TIMEOUT = 1500
 LOCAL_SLURM = (
     "--slurm-status-command", "squeue",  # sacct fails without slurmdbd, and the plugin would wait forever
     "--slurm-init-seconds-before-status-checks", "3",  # first status check after 3 s, not 40
-    "--jobs", "2",  # the node's 2 CPUs
+    # more jobs than the node's 2 CPUs: Slurm queues the rest and starts each one as soon as
+    # a CPU frees, instead of after Snakemake's next status check (which backs off to minutes)
+    "--jobs", "8",
     "--retries", "0",  # a failing job fails once, not twice
     "--slurm-keep-successful-logs",  # each job's Slurm log is evidence of where it ran
 )
