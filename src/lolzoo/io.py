@@ -7,6 +7,7 @@ system, so the final os.replace is a single atomic rename).
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -34,7 +35,9 @@ def atomic_dir(path: str | Path, overwrite: bool = False):
     """Yield an empty staging folder; on success it becomes `path`.
 
     An existing empty `path` is replaced. A non-empty one is replaced only with overwrite=True
-    (it is moved aside first, then deleted), so a typo cannot wipe an unrelated folder.
+    (it is moved aside first, then deleted), so a typo cannot wipe an unrelated folder. On
+    success the staging folders that killed earlier writes of `path` left behind are deleted:
+    one job writes a path at a time (Snakemake sees to that), so none of them is still in use.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -52,6 +55,10 @@ def atomic_dir(path: str | Path, overwrite: bool = False):
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(staging, path)  # rename(2) may replace an empty folder
+        for suffix in ("tmp", "old"):
+            for stale in path.parent.glob(f".{glob.escape(path.name)}.*.{suffix}"):
+                if stale.is_dir():
+                    shutil.rmtree(stale, ignore_errors=True)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lolzoo.language.questions import ArcQuestion
+from lolzoo.language.questions import ArcQuestion, write_split
 
 
 class ByteTokenizer:
@@ -41,3 +41,19 @@ def make_questions(count: int, sources=("Mercury", "MCAS", "TIMSS")) -> list[Arc
 @pytest.fixture
 def byte_tokenizer():
     return ByteTokenizer()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A prepared ARC folder (arc/) of made-up questions and a tiny Qwen2 base (base/) on disk."""
+    from lolzoo.bases.tiny_qwen2 import build_tiny_qwen2, save_tiny_qwen2
+
+    root = tmp_path_factory.mktemp("language")
+    questions = make_questions(40)
+    data = root / "arc"
+    write_split(questions[:30], data / "train.jsonl")
+    write_split(questions[30:34], data / "validation.jsonl")
+    write_split(questions[34:], data / "test.jsonl")
+    model, tokenizer = build_tiny_qwen2(questions[:30], seed=0, size="32x2", vocab_size=300)
+    save_tiny_qwen2(model, tokenizer, root / "base")
+    return root

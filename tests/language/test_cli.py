@@ -4,15 +4,17 @@ PEFT folders that equal the same LoRAs trained alone, and its labels say what ea
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from lolzoo.cli import main
-from lolzoo.language.questions import write_split
-
-from .conftest import make_questions
 
 ZOO = {"type": "arc-sources", "lora": {"rank": 2, "alpha": 4, "target_modules": ["k_proj", "v_proj"]},
        "sources": {"droppable": ["MCAS", "TIMSS"]}, "max_length": 128, "micro_batch_size": 4,
@@ -28,21 +30,6 @@ def recipe(number: int, dropped: str = "", **overrides) -> dict:
 
 def job(*recipes) -> str:
     return json.dumps({"zoo": ZOO, "recipes": list(recipes)})
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    from lolzoo.bases.tiny_qwen2 import build_tiny_qwen2, save_tiny_qwen2
-
-    root = tmp_path_factory.mktemp("language")
-    questions = make_questions(40)
-    data = root / "arc"
-    write_split(questions[:30], data / "train.jsonl")
-    write_split(questions[30:34], data / "validation.jsonl")
-    write_split(questions[34:], data / "test.jsonl")
-    model, tokenizer = build_tiny_qwen2(questions[:30], seed=0, size="32x2", vocab_size=300)
-    save_tiny_qwen2(model, tokenizer, root / "base")
-    return root
 
 
 def finetune(world, out, *recipes) -> int:
@@ -129,3 +116,34 @@ def test_max_train_questions_samples_with_the_recipe_seed(world, tmp_path):
     again = json.loads((tmp_path / "alone" / "arc-00001" / "train.json").read_text())
     assert again["sources"] == records[1]["sources"] and again["losses"] == records[1]["losses"]
 
+
+
+def test_a_job_killed_mid_write_leaves_nothing_complete_and_its_rerun_is_byte_identical(world, tmp_path):
+    """SIGKILL once the first adapter is on disk (inside the staging folder): --out must not
+    exist; the rerun sweeps the staging folder and writes the same bytes as a run never killed."""
+    shard = [recipe(k, num_epochs=3, batch_size=4) for k in range(6)]
+    out = tmp_path / "killed" / "arc-00000-00005"
+    command = [sys.executable, "-m", "lolzoo", "finetune-language", "--job", job(*shard), "--base", str(world / "base"),
+               "--data", str(world / "arc"), "--out", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 120
+    while not list(out.parent.glob(".*.tmp/*/adapter_model.safetensors")):
+        assert process.poll() is None, "the job ended before it could be killed: give it more to do"
+        assert time.monotonic() < deadline, "no adapter was written within 120 s"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=30) == -signal.SIGKILL
+    assert not out.exists()
+    assert [p.name for p in out.parent.iterdir()] and all(p.name.startswith(".") for p in out.parent.iterdir())
+
+    assert finetune(world, out, *shard) == 0  # the rerun
+    assert finetune(world, tmp_path / "uninterrupted", *shard) == 0
+    assert [p.name for p in out.parent.iterdir()] == [out.name]  # the killed run's staging is gone
+    for row in shard:
+        rerun, clean = out / row["lora_id"], tmp_path / "uninterrupted" / row["lora_id"]
+        for name in ("adapter_model.safetensors", "adapter_config.json"):
+            assert (rerun / name).read_bytes() == (clean / name).read_bytes()
+        rerun_log, clean_log = (json.loads((folder / "train.json").read_text()) for folder in (rerun, clean))
+        del rerun_log["seconds"], clean_log["seconds"]  # the only thing that may differ: timings
+        assert rerun_log == clean_log
