@@ -32,8 +32,8 @@ EMA_DECAY = 0.999
 # while ignoring which digit its prompt named.
 SNR_GAMMA = 5.0
 # The cosine decay ends at this fraction of the peak rate. Measured over 1,600 steps: a peak
-# of 2e-3 decaying to 5% (over 2,400) drew the asked digit in 0.50 of samples, against 0.31 at
-# a constant 1e-3.
+# of 2e-3 decaying to 5% (over 2,400), with 70% digits per batch, drew the asked digit in 0.50
+# of samples, against 0.31 at a constant 1e-3 with the digits' natural 64%.
 FINAL_LR_FRACTION = 0.05
 
 
