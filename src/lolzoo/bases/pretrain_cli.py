@@ -6,8 +6,9 @@ lolzoo.bases.pretrain_lm: validation loss and the unigram yardstick go into base
 tiny-sd trains the VAE first (a `--vae-share` of the time, default 35%), sets its latent scale,
 then the UNet on its latents with the rest (plus any VAE time left over); with `--text-encoder
 CLIP_DIR` the pipeline's text encoder becomes that pretrained tiny CLIP's text tower and stays
-frozen, as SD 1.x's does. tiny-clip trains the contrastive model. The output folder has the input's layout (it loads the same way) and a
-base.json that records the steps each part ran, its losses and times.
+frozen, as SD 1.x's does. tiny-clip trains the contrastive model. The output folder has the
+input's layout (it loads the same way) and a base.json that records the steps each part ran,
+its losses and times.
 
 Determinism: runs use `--threads` intra-op threads (default 2; results can differ across
 thread counts). A step budget (`--steps`, `--vae-steps`) reproduces the same weights for the
@@ -76,10 +77,7 @@ def run(args) -> int:
 
 def check_arguments(args) -> None:
     """Fail in one line, before any data is built, on a missing or wrong base or an empty budget."""
-    card = args.base / CARD_FILE
-    if not card.is_file():
-        raise UserError(f"{args.base}: not a base folder (no {CARD_FILE}); build one with `lolzoo build-base`")
-    kind = json.loads(card.read_text()).get("kind")
+    kind = base_kind(args.base, "build one with `lolzoo build-base`")
     if kind != args.kind:
         raise UserError(f"{args.base}: holds a {kind} base, not {args.kind}")
     if args.minutes is None and args.steps is None:
@@ -90,9 +88,7 @@ def check_arguments(args) -> None:
         raise UserError("--data (a prepared ARC folder) is needed by tiny-qwen2, and only by it")
     if args.kind != "tiny-sd" and (args.text_encoder is not None or args.digit_share is not None):
         raise UserError("--text-encoder and --digit-share are tiny-sd options")
-    if args.text_encoder is not None and not (args.text_encoder / CARD_FILE).is_file():
-        raise UserError(f"{args.text_encoder}: not a base folder (no {CARD_FILE}); --text-encoder takes a pretrained tiny-clip")
-    if args.text_encoder is not None and json.loads((args.text_encoder / CARD_FILE).read_text()).get("kind") != "tiny-clip":
+    if args.text_encoder is not None and base_kind(args.text_encoder, "--text-encoder takes a pretrained tiny-clip") != "tiny-clip":
         raise UserError(f"{args.text_encoder}: --text-encoder takes a tiny-clip base")
     if args.digit_share is not None and not 0 < args.digit_share < 1:
         raise UserError(f"--digit-share must be between 0 and 1, not {args.digit_share}")
@@ -100,6 +96,14 @@ def check_arguments(args) -> None:
         raise UserError(f"--vae-share must be between 0 and 1, not {args.vae_share}")
     if args.threads < 1:
         raise UserError(f"--threads must be at least 1, not {args.threads}")
+
+
+def base_kind(folder: Path, hint: str) -> str:
+    """The kind a base folder's base.json records; a one-line error (ending in `hint`) without one."""
+    card = folder / CARD_FILE
+    if not card.is_file():
+        raise UserError(f"{folder}: not a base folder (no {CARD_FILE}); {hint}")
+    return json.loads(card.read_text()).get("kind")
 
 
 def pretrain_tiny_sd(args, data, folder: Path) -> tuple[dict, dict]:
