@@ -29,6 +29,8 @@ include: "workflow/rules/diffusion.smk"
 include: "workflow/rules/language.smk"
 include: "workflow/rules/synthetic.smk"
 include: "workflow/rules/pack.smk"
+include: "workflow/rules/lol.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

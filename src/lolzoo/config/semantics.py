@@ -31,6 +31,7 @@ def check_semantics(config: dict, base_dir: Path) -> None:
             if identities is not None and zoo["count"] > identities:
                 raise ConfigError(f"config key '{where}.count': {zoo['count']} LoRAs need {zoo['count']} "
                                   f"subjects but 'data.{zoo['data']}.identities' is {identities}")
+    _check_lol_tasks(config)
     split = config["lol"]["split"]
     if not math.isclose(split["train"] + split["val"] + split["test"], 1.0, abs_tol=1e-9):
         raise ConfigError(f"config key 'lol.split': train + val + test must be 1, got "
@@ -38,6 +39,19 @@ def check_semantics(config: dict, base_dir: Path) -> None:
 
 
 PRETRAINED_BY_THE_WORKFLOW = ("tiny-sd", "tiny-clip", "tiny-qwen2")
+
+
+def _check_lol_tasks(config: dict) -> None:
+    """LoL tasks name zoos of this config; a multiclass task predicts one column."""
+    for zoo_name, tasks in config["lol"]["tasks"].items():
+        if zoo_name not in config["zoos"]:
+            known = ", ".join(sorted(config["zoos"]))
+            raise ConfigError(f"config key 'lol.tasks.{zoo_name}': '{zoo_name}' is not an entry of 'zoos' "
+                              f"(known: {known})")
+        for task_name, task in tasks.items():
+            if task["kind"] == "multiclass" and (len(task["targets"]) != 1 or "*" in task["targets"][0]):
+                raise ConfigError(f"config key 'lol.tasks.{zoo_name}.{task_name}.targets': a multiclass task "
+                                  f"predicts one column, got {task['targets']}")
 
 
 def _check_pretraining(bases: dict) -> None:

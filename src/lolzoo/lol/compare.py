@@ -145,12 +145,12 @@ def wide_csv(long: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(table)
 
 
-def markdown(long: pd.DataFrame, split: str = "test", digits: int = 3) -> str:
+def formatted(long: pd.DataFrame, digits: int = 3) -> tuple[list[str], list[list[str]], str]:
+    """The table as text: header, one row of cells per model, and the seeds-per-cell note."""
     index = {(r.model, r.group, r.metric): r for r in long.itertuples()}
     columns = column_order(long)
     header = ["model"] + [f"{group.label} · {METRIC_NAMES.get(name, name)}" for group, name in columns]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    seed_counts = set()
+    rows, seed_counts = [], set()
     for model in row_order(set(long["model"])):
         cells = [_display(model)]
         for group, name in columns:
@@ -158,12 +158,32 @@ def markdown(long: pd.DataFrame, split: str = "test", digits: int = 3) -> str:
             cells.append(_format(cell, digits))
             if cell is not None and model != BASELINE:
                 seed_counts.add(cell.seeds)
-        lines.append("| " + " | ".join(cells) + " |")
-    seeds = ", ".join(str(n) for n in sorted(seed_counts))
-    lines += ["", f"{split} split; mean ± std over seeds (seeds per cell: {seeds}); — : undefined "
-                  f"(e.g. τ of a constant prediction). R²: coefficient of determination, τ: Kendall's tau-b, "
-                  f"acc: accuracy (mean over labels for multilabel), AUROC: mean over labels."]
-    return "\n".join(lines) + "\n"
+        rows.append(cells)
+    return header, rows, ", ".join(str(n) for n in sorted(seed_counts))
+
+
+def legend(split: str, seeds: str) -> str:
+    return (f"{split} split; mean ± std over seeds (seeds per cell: {seeds}); — : undefined "
+            f"(e.g. τ of a constant prediction). R²: coefficient of determination, τ: Kendall's tau-b, "
+            f"acc: accuracy (mean over labels for multilabel), AUROC: mean over labels.")
+
+
+def markdown(long: pd.DataFrame, split: str = "test", digits: int = 3) -> str:
+    header, rows, seeds = formatted(long, digits)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    return "\n".join(lines + ["", legend(split, seeds)]) + "\n"
+
+
+def html(long: pd.DataFrame, split: str = "test", digits: int = 3) -> str:
+    """A standalone HTML page of the table (what the Snakemake report shows)."""
+    header, rows, seeds = formatted(long, digits)
+    table = pd.DataFrame(rows, columns=header).to_html(index=False, border=0, classes="comparison", escape=True)
+    style = ("<style>body{font-family:sans-serif} table.comparison{border-collapse:collapse}"
+             " table.comparison td,table.comparison th{padding:4px 10px;border-bottom:1px solid #ccc;"
+             "text-align:right} table.comparison td:first-child{text-align:left}</style>")
+    caption = legend(split, seeds).replace("&", "&amp;").replace("<", "&lt;")
+    return f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">{style}</head><body>\n{table}\n<p>{caption}</p></body></html>\n"
 
 
 def _format(cell, digits: int) -> str:

@@ -24,7 +24,8 @@ def add_arguments(parser) -> None:
     defaults = TrainSettings()
     parser.add_argument("--zoo", required=True, type=Path, help="the packed zoo (.parquet)")
     parser.add_argument("--task", required=True, choices=TASK_KINDS)
-    parser.add_argument("--target", required=True, help="label column(s), comma-separated")
+    parser.add_argument("--target", required=True,
+                        help="label column(s), comma-separated; `*` matches several (class_*)")
     parser.add_argument("--model", required=True, choices=MODEL_KINDS)
     parser.add_argument("--out", required=True, type=Path, help="output folder (must be new or empty)")
     parser.add_argument("--seed", type=int, default=0, help="fixes initial weights and batch order (default 0)")
@@ -45,11 +46,12 @@ def run(args) -> int:
     from lolzoo.lol.results import write_fit_outputs
     from lolzoo.lol.split import parse_fractions
     from lolzoo.lol.train import PAPER_PRESETS, fit
-    from lolzoo.zoo.load import load_zoo
+    from lolzoo.zoo.load import load_zoo, match_columns
 
     targets = [t.strip() for t in args.target.split(",") if t.strip()]
     if not targets:
         raise UserError("--target names at least one label column")
+    targets = match_columns(args.zoo, targets)
     hparams = dict(PAPER_PRESETS.get(args.preset, {}))
     hparams.update({flag: getattr(args, flag) for flag in TRAIN_FLAGS if getattr(args, flag) is not None})
     if args.split:

@@ -9,6 +9,7 @@ columns add nothing to U Vᵀ, so the padding is exact.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -103,6 +104,22 @@ def load_zoo(
         scales=torch.from_numpy(scales_out).to(dtype),
         scaling_folded=fold_scaling,
     )
+
+
+def match_columns(path: str | os.PathLike, patterns: list[str]) -> list[str]:
+    """Column names for `patterns`, where a `*` pattern (class_*) stands for every matching
+    column in file order; a name without `*` is kept as it is (load_zoo checks it)."""
+    available = [name for name in _open(path).schema_arrow.names if name != WEIGHTS_COLUMN]
+    columns = []
+    for pattern in patterns:
+        if "*" not in pattern:
+            columns.append(pattern)
+            continue
+        matched = [name for name in available if fnmatch.fnmatchcase(name, pattern)]
+        if not matched:
+            raise ZooFormatError(f"{path}: no column matches {pattern!r} (columns: {', '.join(available)})")
+        columns += matched
+    return list(dict.fromkeys(columns))
 
 
 def _open(path) -> pq.ParquetFile:

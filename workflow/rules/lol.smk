@@ -1,0 +1,77 @@
+# LoL models: each of `lol.models` fitted on each task of `lol.tasks` with each seed of
+# `lol.seeds`, one job per fit (metrics, predictions and the model in one folder); then per
+# zoo the comparison of every fit: mean ± std over seeds beside a trivial baseline.
+rule fit_lol:
+    input:
+        zoo=f"{RESULTS}/zoos/{{zoo}}.parquet",
+    output:
+        directory(f"{RESULTS}/lol/{{zoo}}/{{task}}/{{model}}/seed{{seed}}"),
+    params:
+        flags=lol_fit_flags,
+    wildcard_constraints:
+        zoo="|".join(LOL_ZOOS) or "(?!)",
+        task="|".join(sorted({task for tasks in LOL["tasks"].values() for task in tasks})) or "(?!)",
+        model="|".join(re.escape(model) for model in LOL["models"]),
+        seed=r"\d+",
+    log:
+        f"{RESULTS}/logs/{{zoo}}/lol/{{task}}/{{model}}/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{zoo}}/lol/{{task}}-{{model}}-seed{{seed}}.tsv"
+    threads: 1
+    resources:
+        gpu=config["gpus_per_job"],
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/lolzoo.yaml"
+    shell:
+        "OMP_NUM_THREADS={threads} python -m lolzoo fit --zoo {input.zoo} {params.flags}"
+        " --seed {wildcards.seed} --out {output} > {log} 2>&1"
+
+
+rule compare_lol:
+    input:
+        lol_fit_dirs,
+    output:
+        csv=f"{RESULTS}/report/{{zoo}}/comparison.csv",
+        md=f"{RESULTS}/report/{{zoo}}/comparison.md",
+        html=report(
+            f"{RESULTS}/report/{{zoo}}/comparison.html",
+            caption="../report/comparison.rst",
+            category="LoL models",
+            subcategory="{zoo}",
+            labels={"zoo": "{zoo}", "what": "comparison table"},
+        ),
+    params:
+        table=lambda wildcards, output: Path(output.csv).with_suffix(""),
+    log:
+        f"{RESULTS}/logs/{{zoo}}/compare_lol.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/lolzoo.yaml"
+    shell:
+        "python -m lolzoo compare {input} --out {params.table} > {log} 2>&1"
+
+
+rule plot_lol:
+    input:
+        lol_fit_dirs,
+    output:
+        report(
+            f"{RESULTS}/report/{{zoo}}/comparison.png",
+            caption="../report/comparison_figure.rst",
+            category="LoL models",
+            subcategory="{zoo}",
+            labels={"zoo": "{zoo}", "what": "comparison figure"},
+        ),
+    log:
+        f"{RESULTS}/logs/{{zoo}}/plot_lol.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/lolzoo.yaml"
+    shell:
+        "python -m lolzoo plot-comparison {input} --out {output} > {log} 2>&1"

@@ -1,0 +1,28 @@
+# What `snakemake --report report.html` gathers beside the LoL comparisons: per zoo, its
+# size and shape, its labels' distributions, and the time and memory of the jobs that made
+# it (from their benchmark files).
+report: "../report/workflow.rst"
+
+
+rule summarize_zoo:
+    input:
+        zoo=f"{RESULTS}/zoos/{{zoo}}.parquet",
+        benchmarks=zoo_benchmarks,
+    output:
+        report(
+            directory(f"{RESULTS}/report/{{zoo}}/summary"),
+            patterns=["{name}.csv"],
+            caption="../report/zoo_summary.rst",
+            category="Zoos",
+            subcategory="{zoo}",
+            labels={"zoo": "{zoo}", "table": "{name}"},
+        ),
+    log:
+        f"{RESULTS}/logs/{{zoo}}/summarize_zoo.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/lolzoo.yaml"
+    shell:
+        "python -m lolzoo summarize-zoo --zoo {input.zoo} --benchmarks {input.benchmarks} --out {output} > {log} 2>&1"
