@@ -33,6 +33,7 @@ def test_defaults_are_filled_in():
     assert config["seed"] == 0
     assert config["lol"]["split"] == {"train": 0.8, "val": 0.1, "test": 0.1}
     assert config["lol"]["seeds"] == [0, 1, 2]
+    assert config["lol"]["models"] == ["mlp", "o-align", "svd", "dense", "glnet"] and config["lol"]["tasks"] == {}
     assert config["zoos"]["celeba"]["images_per_lora"] == 21
     assert config["zoos"]["arc"]["sources"]["never_drop"] == ["Mercury"]
     # type-specific defaults only land on zoos of that type
@@ -94,6 +95,16 @@ CASES = {
         lambda c: c["bases"].update(lm={"kind": "pretrained", "name": "a/b", "pretrain": {"steps": 3}}),
         r"'bases\.lm\.pretrain': only tiny-sd, tiny-clip, tiny-qwen2"),
     "negative GPUs": (lambda c: c.update(gpus_per_job=-1), r"'gpus_per_job'"),
+    "LoL tasks of an unknown zoo": (lambda c: c["lol"]["tasks"].update(celebb={"x": {"kind": "regression", "targets": ["y"]}}),
+                                    r"'lol\.tasks\.celebb': 'celebb' is not an entry of 'zoos'"),
+    "multiclass task on two columns": (
+        lambda c: c["lol"]["tasks"]["synthetic"].update(two={"kind": "multiclass", "targets": ["a", "b"]}),
+        r"'lol\.tasks\.synthetic\.two\.targets': a multiclass task predicts one column"),
+    "unknown LoL model": (lambda c: c["lol"].update(models=["mlp", "transformer"]), r"'lol\.models\.1'"),
+    "unknown preset": (lambda c: c["lol"]["tasks"]["celeba"]["clip_score"].update(preset="fast"),
+                       r"'lol\.tasks\.celeba\.clip_score\.preset'"),
+    "task without targets": (lambda c: c["lol"]["tasks"]["celeba"]["clip_score"].update(targets=[]),
+                             r"'lol\.tasks\.celeba\.clip_score\.targets'"),
 }
 
 

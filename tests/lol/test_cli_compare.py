@@ -52,6 +52,11 @@ def test_compare_writes_the_table(runs, tmp_path):
     baseline_row = next(line for line in md if line.startswith("| trivial baseline"))
     assert "—" in baseline_row  # Kendall's tau of a constant prediction is undefined
 
+    page = (tmp_path / "table.html").read_text()  # the report's copy: the same cells as the Markdown
+    assert page.startswith("<!DOCTYPE html>") and page.count("<tr") == 1 + 3  # header + svd, dense, baseline
+    assert f"<td>{np.mean(test_r2):.3f} ± {np.std(test_r2):.3f}</td>" in page
+    assert "<td>trivial baseline (train mean / rate / majority)</td>" in page
+
 
 def test_baseline_is_the_train_mean_and_the_majority_class():
     predictions = pd.DataFrame({

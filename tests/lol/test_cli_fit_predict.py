@@ -123,6 +123,7 @@ def test_predict_multilabel_and_multiclass_outputs(zoo_path, lora_folders, tmp_p
 
 @pytest.mark.parametrize("args, message", [
     (["--target", "nope"], "no columns ['nope']"),
+    (["--target", "nope_*"], "no column matches 'nope_*'"),
     (["--target", "frob_norm_total", "--hparam", "widths=3"], "unknown hyperparameter(s) ['widths']"),
     (["--target", "frob_norm_total", "--hparam", "lr=3"], "use --lr"),
     (["--target", "frob_norm_total", "--split", "0.9,0.1"], "one value each"),
@@ -142,3 +143,10 @@ def test_preset_then_flags(zoo_path, tmp_path):
     settings = json.loads((tmp_path / "run" / "metrics.json").read_text())["settings"]
     assert (settings["lr"], settings["weight_decay"], settings["batch_size"]) == (1e-3, 0.0, 8)  # the preset
     assert settings["epochs"] == 1 and settings["split"] == [0.6, 0.2, 0.2] and settings["preset"] == "clip-score"
+
+
+def test_target_patterns_expand_to_the_zoos_columns_in_file_order(zoo_path, tmp_path):
+    assert main(["fit", "--zoo", str(zoo_path), "--task", "multilabel", "--target", "positive_functional_*",
+                 "--model", "svd", "--out", str(tmp_path / "run"), "--epochs", "1"]) == 0
+    settings = json.loads((tmp_path / "run" / "metrics.json").read_text())["settings"]
+    assert settings["targets"] == [f"positive_functional_{k}" for k in range(3)]
