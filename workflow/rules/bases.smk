@@ -21,6 +21,7 @@ rule build_base:
         base=names_pattern(config["bases"], "kind", TINY_PRETRAINED),
     log:
         f"{RESULTS}/logs/bases/build/{{base}}.log",
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
@@ -96,6 +97,7 @@ rule fetch_base:
         base="|".join(diffusion_base_roles()) or "(?!)",
     log:
         f"{RESULTS}/logs/bases/fetch/{{base}}.log",
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=120,
@@ -119,6 +121,7 @@ rule fetch_gguf_base:
         base=names_pattern(config["bases"], "kind", ("gguf",)),
     log:
         f"{RESULTS}/logs/bases/fetch/{{base}}.log",
+    threads: 1
     resources:
         mem_mb=3000,
         runtime=20,

@@ -257,3 +257,34 @@ def arc_wheel(wildcards):
 
 def wheel_flag(wildcards, input):
     return f"--wheel {shlex.quote(str(input.wheel))}" if input.wheel else ""
+
+
+# ---- Resources: what a job asks the scheduler for ------------------------------------------
+# The rules whose needs depend on the world (the GPU jobs that finetune and evaluate LoRAs,
+# and LoL fits) read their first-attempt amounts from the config's `resources.<rule>`
+# section (schema defaults: the default world; config/paper.yaml: the paper world's):
+#     threads: rule_threads("finetune_diffusion")
+#     resources:
+#         gpu=config["gpus_per_job"],
+#         mem_mb=attempt_scaled("finetune_diffusion", "mem_mb"),
+#         runtime=attempt_scaled("finetune_diffusion", "runtime"),
+# A job retried by Snakemake (--retries; profiles/slurm sets it) asks for `attempt` times the
+# amount, so a job killed for memory or time gets twice as much on its second try. Other
+# rules declare small fixed amounts in their .smk file.
+def rule_resources(rule_name):
+    """The `resources.<rule_name>` section of the config (validated, defaults filled in)."""
+    return config["resources"][rule_name]
+
+
+def rule_threads(rule_name):
+    return rule_resources(rule_name)["threads"]
+
+
+def attempt_scaled(rule_name, key):
+    """A resource callable: `resources.<rule_name>.<key>` times the job's attempt (1, 2, ...)."""
+    amount = rule_resources(rule_name)[key]
+
+    def scaled(wildcards, attempt):
+        return amount * attempt
+
+    return scaled

@@ -8,6 +8,7 @@ rule finetune_data:
         job=shard_job(with_data=True),
     log:
         f"{RESULTS}/logs/{{zoo}}/finetune_data/{{shard}}.log",
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
@@ -28,6 +29,7 @@ rule fetch_wheel:
         wheel="|".join(map(re.escape, config["wheels"])) or "(?!)",
     log:
         f"{RESULTS}/logs/downloads/{{wheel}}.log",
+    threads: 1
     resources:
         mem_mb=500,
         runtime=30,
@@ -52,6 +54,7 @@ rule prepare_arc:
         data=names_pattern(config["data"], "kind", ARC_KINDS),
     log:
         f"{RESULTS}/logs/data/{{data}}.log",
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,

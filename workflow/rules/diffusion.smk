@@ -16,11 +16,11 @@ rule finetune_diffusion:
         f"{RESULTS}/logs/{{zoo}}/finetune/{{shard}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{zoo}}/finetune/{{shard}}.tsv"
-    threads: 1
+    threads: rule_threads("finetune_diffusion")
     resources:
         gpu=config["gpus_per_job"],
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=attempt_scaled("finetune_diffusion", "mem_mb"),
+        runtime=attempt_scaled("finetune_diffusion", "runtime"),
     conda:
         "../../envs/lolzoo.yaml"
     shell:
@@ -46,11 +46,11 @@ rule evaluate_diffusion:
         f"{RESULTS}/logs/{{zoo}}/evaluate/{{shard}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{zoo}}/evaluate/{{shard}}.tsv"
-    threads: 1
+    threads: rule_threads("evaluate_diffusion")
     resources:
         gpu=config["gpus_per_job"],
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=attempt_scaled("evaluate_diffusion", "mem_mb"),
+        runtime=attempt_scaled("evaluate_diffusion", "runtime"),
     conda:
         "../../envs/lolzoo.yaml"
     shell:

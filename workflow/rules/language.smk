@@ -16,11 +16,11 @@ rule finetune_language:
         f"{RESULTS}/logs/{{zoo}}/finetune/{{shard}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{zoo}}/finetune/{{shard}}.tsv"
-    threads: 1
+    threads: rule_threads("finetune_language")
     resources:
         gpu=config["gpus_per_job"],
-        mem_mb=6000,
-        runtime=120,
+        mem_mb=attempt_scaled("finetune_language", "mem_mb"),
+        runtime=attempt_scaled("finetune_language", "runtime"),
     conda:
         "../../envs/lolzoo.yaml"
     shell:
@@ -43,11 +43,11 @@ rule evaluate_language:
         f"{RESULTS}/logs/{{zoo}}/evaluate/{{shard}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{zoo}}/evaluate/{{shard}}.tsv"
-    threads: 1
+    threads: rule_threads("evaluate_language")
     resources:
         gpu=config["gpus_per_job"],
-        mem_mb=6000,
-        runtime=120,
+        mem_mb=attempt_scaled("evaluate_language", "mem_mb"),
+        runtime=attempt_scaled("evaluate_language", "runtime"),
     conda:
         "../../envs/lolzoo.yaml"
     shell:
@@ -67,11 +67,11 @@ rule evaluate_language_base:
         zoo=zoos_of(*LANGUAGE_TYPES),
     log:
         f"{RESULTS}/logs/{{zoo}}/evaluate_base.log",
-    threads: 1
+    threads: rule_threads("evaluate_language_base")
     resources:
         gpu=config["gpus_per_job"],
-        mem_mb=6000,
-        runtime=60,
+        mem_mb=attempt_scaled("evaluate_language_base", "mem_mb"),
+        runtime=attempt_scaled("evaluate_language_base", "runtime"),
     conda:
         "../../envs/lolzoo.yaml"
     shell:

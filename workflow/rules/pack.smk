@@ -6,6 +6,7 @@ rule gather_labels:
         f"{RESULTS}/{{zoo}}/labels.csv",
     log:
         f"{RESULTS}/logs/{{zoo}}/gather_labels.log",
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
@@ -26,6 +27,7 @@ rule pack:
         f"{RESULTS}/logs/{{zoo}}/pack.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{zoo}}/pack.tsv"
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=60,

@@ -5,6 +5,7 @@ rule recipes:
         spec=zoo_spec_json,
     log:
         f"{RESULTS}/logs/{{zoo}}/recipes.log",
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=5,

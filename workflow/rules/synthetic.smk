@@ -10,6 +10,7 @@ rule synthesize_loras:
         zoo=zoos_of("synthetic"),
     log:
         f"{RESULTS}/logs/{{zoo}}/synthesize/{{shard}}.log",
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
