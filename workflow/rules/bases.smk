@@ -68,7 +68,13 @@ rule base_card:
         sd=f"{RESULTS}/bases/{{base}}",
         clip=lambda wildcards: f"{RESULTS}/bases/{card_clip(wildcards.base)}",
     output:
-        directory(f"{RESULTS}/cards/{{base}}"),
+        report(
+            directory(f"{RESULTS}/cards/{{base}}"),
+            patterns=["{name}.png"],
+            caption="../report/base_card.rst",
+            category="Base models",
+            labels={"base": "{base}", "samples": "{name}"},
+        ),
     wildcard_constraints:
         base=names_pattern(config["bases"], "kind", ("tiny-sd",)),
     log:
