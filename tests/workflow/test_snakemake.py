@@ -145,6 +145,40 @@ def test_language_zoo_is_finetuned_evaluated_and_packed_next_to_its_base(test_wo
     assert lm["kind"] == "tiny-qwen2"
 
 
+def test_lol_models_are_fitted_compared_and_reported(test_world, tmp_path):
+    config = yaml.safe_load((REPO / "config/test.yaml").read_text())
+    models = ["mlp", "o-align", "svd", "dense", "glnet"]
+    report = test_world / "results" / "report"
+    for zoo, tasks in config["lol"]["tasks"].items():
+        for task in tasks:
+            for model in models:
+                metrics = json.loads((test_world / "results" / "lol" / zoo / task / model / "seed0" / "metrics.json").read_text())
+                assert metrics["settings"]["model"] == model and metrics["settings"]["zoo_name"] == zoo
+        table = pd.read_csv(report / zoo / "comparison.csv")
+        assert table["model"].tolist() == [*models, "baseline"]
+        # one mean column per (task, headline metric): R² and τ, or accuracy and AUROC
+        assert sum(column.endswith("| mean") for column in table.columns) == 2 * len(tasks)
+        assert (report / zoo / "comparison.png").read_bytes()[:4] == b"\x89PNG"
+        assert "<td>GL-net</td>" in (report / zoo / "comparison.html").read_text()
+        facts = pd.read_csv(report / zoo / "summary" / "zoo.csv").set_index("quantity")["value"]
+        assert int(facts["LoRAs"]) == config["zoos"][zoo]["count"]
+    # the multilabel task's `positive_functional_*` became the zoo's three columns
+    signs = json.loads((test_world / "results/lol/synthetic/signs/svd/seed0/metrics.json").read_text())
+    assert signs["settings"]["targets"] == [f"positive_functional_{k}" for k in range(3)]
+    # time and memory of the finetune and evaluate jobs, one row per stage, every LoRA counted
+    benchmarks = pd.read_csv(report / "celeba" / "summary" / "benchmarks.csv").set_index("stage")
+    assert benchmarks.loc[["finetune", "evaluate"], "loras"].tolist() == [6, 6]
+    assert (benchmarks["max_rss_mb"] > 0).all() and (benchmarks["total_s"] > 0).all()
+
+    out = tmp_path / "report.html"
+    snakemake(test_world, "--configfile", str(REPO / "config/test.yaml"), "--report", str(out))
+    page = out.read_text()
+    for zoo in config["lol"]["tasks"]:
+        for name in ("comparison.html", "comparison.png"):
+            assert f"results/report/{zoo}/{name}" in page
+    assert "digits_grid.png" in page and "benchmarks.csv" in page
+
+
 def test_rebuilding_a_zoo_reruns_only_the_shard_of_its_missing_lora(test_world):
     # Snakemake treats a missing intermediate as fine while the zoo is there; once the zoo is
     # gone too, only the shard that lost a LoRA runs again (rewriting its label folder, so
