@@ -271,16 +271,6 @@ def wheel_flag(wildcards, input):
 # A job retried by Snakemake (--retries; profiles/slurm sets it) asks for `attempt` times the
 # amount, so a job killed for memory or time gets twice as much on its second try. Other
 # rules declare small fixed amounts in their .smk file.
-import inspect
-
-try:
-    from snakemake.common import overwrite_function_params
-except ImportError:  # a Snakemake without it inspects each callable's signature, as usual
-
-    def overwrite_function_params(func, params):
-        pass
-
-
 def rule_resources(rule_name):
     """The `resources.<rule_name>` section of the config (validated, defaults filled in)."""
     return config["resources"][rule_name]
@@ -297,7 +287,4 @@ def attempt_scaled(rule_name, key):
     def scaled(wildcards, attempt):
         return amount * attempt
 
-    # Snakemake evaluates it several times per job, inspecting its signature each time:
-    # naming the parameters once cut the paper world's dry run from 55 to 37 CPU-seconds.
-    overwrite_function_params(scaled, inspect.signature(scaled).parameters)
     return scaled
