@@ -4,7 +4,8 @@
 #   tests/slurm/local_slurm.sh start    install (if missing), configure and start munged,
 #                                       slurmctld and slurmd; wait until the node is idle
 #   tests/slurm/local_slurm.sh status   the daemons this script started, and sinfo
-#   tests/slurm/local_slurm.sh stop     stop exactly the daemons this script started
+#   tests/slurm/local_slurm.sh stop     stop exactly the daemons this script started and
+#                                       remove the slurm.conf it wrote
 #
 # Needs root (it writes /etc/slurm/slurm.conf and runs the daemons). Meant for CI and
 # throwaway machines: it refuses to overwrite a slurm.conf it did not write.
@@ -142,6 +143,12 @@ stop() {
         fi
         rm -f "$STATE/$name.pid"
     done
+    # Our config without its daemons makes every Slurm client, and so every Snakemake start
+    # (the Slurm plugin asks `scontrol show config`), wait 9 s for a controller that is gone.
+    if [[ -f $CONF ]] && grep -qF "$MARKER" "$CONF"; then
+        rm -f "$CONF"
+        log "removed $CONF"
+    fi
 }
 
 status() {
