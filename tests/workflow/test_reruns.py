@@ -68,14 +68,15 @@ PAPER = REPO / "config" / "paper.yaml"
 
 
 def test_one_diffusion_lora_schedules_its_base_data_and_finetune_only(tmp_path):
-    # One LoRA needs the SD base (not the CLIP: that scores it, later), its data and its
-    # finetune. No recipes job: recipes are computed from the config when the DAG is built,
-    # and recipes.csv is an input of the pack only.
-    shard = "celeba-00017-00017"
+    # One LoRA needs the SD base (not the CLIP: that scores it, later), the data shard that
+    # holds it (data_shard_size 100: LoRAs 0-99) and its finetune. No recipes job: recipes
+    # are computed from the config when the DAG is built, and recipes.csv is an input of the
+    # pack only.
+    shard = "celeba-00117-00117"
     planned = planned_jobs(tmp_path, "--configfile", str(PAPER), targets=(f"results/celeba/loras/{shard}",))
     assert planned == jobs_of(
         job("fetch_base", base="sd"),
-        job("finetune_data", zoo="celeba", shard=shard),
+        job("finetune_data", zoo="celeba", shard="celeba-00100-00199"),
         job("finetune_diffusion", zoo="celeba", shard=shard),
     )
 

@@ -43,23 +43,40 @@ def shard_name(lora_ids):
     return f"{lora_ids[0]}-{lora_ids[-1].rsplit('-', 1)[1]}"
 
 
-def zoo_shards(zoo, spec):
-    """shard name -> the lora_ids it holds: consecutive ids, `shard_size` at a time."""
-    ids, size = list(RECIPES[zoo]), spec["shard_size"]
+def zoo_shards(zoo, size):
+    """shard name -> the lora_ids it holds: consecutive ids, `size` at a time."""
+    ids = list(RECIPES[zoo])
     return {shard_name(ids[i:i + size]): ids[i:i + size] for i in range(0, len(ids), size)}
 
 
-SHARDS = {zoo: zoo_shards(zoo, spec) for zoo, spec in config["zoos"].items()}
+SHARDS = {zoo: zoo_shards(zoo, spec["shard_size"]) for zoo, spec in config["zoos"].items()}
+# Finetuning-data shards: `data_shard_size` LoRAs (a multiple of shard_size, checked), so that
+# a world of one-LoRA training jobs need not add as many tiny data jobs to its DAG.
+DATA_SHARDS = {zoo: zoo_shards(zoo, spec.get("data_shard_size", spec["shard_size"]))
+               for zoo, spec in config["zoos"].items()}
 
 
-def shard_job(*zoo_keys, with_data=False):
+def _data_shard_of(zoo):
+    owner = {lora_id: name for name, ids in DATA_SHARDS[zoo].items() for lora_id in ids}
+    return {shard: owner[ids[0]] for shard, ids in SHARDS[zoo].items()}
+
+
+DATA_SHARD_OF = {zoo: _data_shard_of(zoo) for zoo in config["zoos"]}
+
+
+def data_shard_dir(wildcards):
+    """Input function: the finetuning-data folder that holds a training shard's LoRAs."""
+    return f"{RESULTS}/{wildcards.zoo}/data/{DATA_SHARD_OF[wildcards.zoo][wildcards.shard]}"
+
+
+def shard_job(*zoo_keys, with_data=False, shards=SHARDS):
     """Input function: the JSON one shard's job needs, its LoRAs' recipes plus only the zoo
     settings (and data source) it reads, so that changing, say, the evaluation prompts
-    reruns the evaluations and not the finetuning."""
+    reruns the evaluations and not the finetuning. `shards`: DATA_SHARDS for a data job."""
 
     def job_json(wildcards):
         recipes = RECIPES[wildcards.zoo]
-        return _job_json(wildcards.zoo, [recipes[i] for i in SHARDS[wildcards.zoo][wildcards.shard]],
+        return _job_json(wildcards.zoo, [recipes[i] for i in shards[wildcards.zoo][wildcards.shard]],
                          zoo_keys, with_data)
 
     return job_json

@@ -5,7 +5,7 @@ rule finetune_data:
     output:
         directory(f"{RESULTS}/{{zoo}}/data/{{shard}}"),
     params:
-        job=shard_job(with_data=True),
+        job=shard_job(with_data=True, shards=DATA_SHARDS),
     log:
         f"{RESULTS}/logs/{{zoo}}/finetune_data/{{shard}}.log",
     threads: 1

@@ -5,7 +5,7 @@
 rule finetune_diffusion:
     input:
         base=base_dir("base"),
-        data=f"{RESULTS}/{{zoo}}/data/{{shard}}",
+        data=data_shard_dir,
     output:
         directory(f"{RESULTS}/{{zoo}}/loras/{{shard}}"),
     params:
@@ -33,7 +33,7 @@ rule evaluate_diffusion:
         base=base_dir("base"),
         clip=base_dir("clip"),
         loras=f"{RESULTS}/{{zoo}}/loras/{{shard}}",
-        data=f"{RESULTS}/{{zoo}}/data/{{shard}}",
+        data=data_shard_dir,
     output:
         labels=directory(f"{RESULTS}/{{zoo}}/labels/{{shard}}"),
         samples=directory(f"{RESULTS}/{{zoo}}/samples/{{shard}}"),

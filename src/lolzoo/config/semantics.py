@@ -25,6 +25,9 @@ def check_semantics(config: dict, base_dir: Path) -> None:
         _check_distribution(zoo["lora"]["rank"], f"{where}.lora.rank")
         if zoo["type"] == "arc-sources":
             _check_sources(zoo["sources"], f"{where}.sources")
+        if zoo.get("data_shard_size", zoo["shard_size"]) % zoo["shard_size"]:
+            raise ConfigError(f"config key '{where}.data_shard_size': {zoo['data_shard_size']} is not a multiple "
+                              f"of shard_size {zoo['shard_size']} (a training shard reads one data folder)")
         if zoo["type"] == "dreambooth-subject":
             source = config["data"][zoo["data"]]
             identities = source.get("identities")
