@@ -24,8 +24,9 @@ GPU_RULES = {  # a job of each, in the paper world
     "finetune_language": {"zoo": "arc", "shard": "arc-00017-00017"},
     "evaluate_language": {"zoo": "arc", "shard": "arc-00017-00017"},
     "evaluate_language_base": {"zoo": "arc"},
+    "fit_lol": {"zoo": "arc", "task": "val_loss", "model": "glnet", "seed": "1"},
 }
-OWN_RULE_FILES = ["bases", "data", "diffusion", "language", "pack", "recipes", "synthetic"]
+OWN_RULE_FILES = ["bases", "data", "diffusion", "language", "pack", "recipes", "synthetic", "lol", "report"]
 
 # Loads the workflow through Snakemake's API (as `snakemake` does, in a scratch working
 # directory) and prints, as JSON, the resources every rule declares and those Snakemake

@@ -17,11 +17,11 @@ rule fit_lol:
         f"{RESULTS}/logs/{{zoo}}/lol/{{task}}/{{model}}/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{zoo}}/lol/{{task}}-{{model}}-seed{{seed}}.tsv"
-    threads: 1
+    threads: rule_threads("fit_lol")
     resources:
         gpu=config["gpus_per_job"],
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=attempt_scaled("fit_lol", "mem_mb"),
+        runtime=attempt_scaled("fit_lol", "runtime"),
     conda:
         "../../envs/lolzoo.yaml"
     shell:
@@ -46,6 +46,7 @@ rule compare_lol:
         table=lambda wildcards, output: Path(output.csv).with_suffix(""),
     log:
         f"{RESULTS}/logs/{{zoo}}/compare_lol.log",
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
@@ -68,6 +69,7 @@ rule plot_lol:
         ),
     log:
         f"{RESULTS}/logs/{{zoo}}/plot_lol.log",
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=10,

@@ -19,6 +19,7 @@ rule summarize_zoo:
         ),
     log:
         f"{RESULTS}/logs/{{zoo}}/summarize_zoo.log",
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
