@@ -76,3 +76,9 @@ def test_compare_refuses_two_runs_of_the_same_seed(runs, tmp_path, capsys):
     assert main(["compare", str(runs[0]), str(runs[0]), "--out", str(tmp_path / "t")]) == 2
     assert "both svd on synthetic · regression: frob_norm_total with seed 0" in capsys.readouterr().err
     assert main(["compare", str(tmp_path), "--out", str(tmp_path / "t")]) == 2
+
+
+def test_a_long_target_list_is_named_by_its_ends_and_count():
+    assert Group("z", "regression", ("a", "b")).label == "z · regression: a, b"
+    many = Group("z", "multilabel", tuple(f"has_{i}" for i in range(19)))
+    assert many.label == "z · multilabel: has_0 … has_18 (19 labels)"

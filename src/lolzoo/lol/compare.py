@@ -45,7 +45,14 @@ class Group:
 
     @property
     def label(self) -> str:
-        return f"{self.zoo} · {self.task}: {', '.join(self.targets)}"
+        return f"{self.zoo} · {self.task}: {self.targets_label}"
+
+    @property
+    def targets_label(self) -> str:
+        """Up to three names; a longer list as its first name and a count (has_ACTAAP … (19 labels))."""
+        if len(self.targets) <= 3:
+            return ", ".join(self.targets)
+        return f"{self.targets[0]} … {self.targets[-1]} ({len(self.targets)} labels)"
 
 
 @dataclass

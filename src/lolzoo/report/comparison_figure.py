@@ -5,12 +5,14 @@ models learn something and by how much."""
 from __future__ import annotations
 
 import math
+import textwrap
 
 import pandas as pd
 
 from lolzoo.lol.compare import BASELINE, METRIC_NAMES, MODEL_NAMES, column_order, row_order
 
 PANEL_WIDTH, PANEL_HEIGHT, PANELS_PER_ROW = 3.6, 2.8, 3
+TITLE_WIDTH = 45  # characters of a panel title's line at its font size
 
 
 def comparison_figure(long: pd.DataFrame, title: str):
@@ -41,7 +43,7 @@ def comparison_figure(long: pd.DataFrame, title: str):
         if baseline is not None and not math.isnan(baseline.mean):
             axis.axhline(baseline.mean, color="#b03030", linestyle="--", linewidth=1, label="trivial baseline")
             axis.legend(fontsize=7, loc="lower right")
-        axis.set_title(f"{group.task}: {targets_label(group.targets)}", fontsize=8)
+        axis.set_title(textwrap.fill(f"{group.task}: {group.targets_label}", TITLE_WIDTH), fontsize=8)
         axis.set_ylabel(METRIC_NAMES.get(metric, metric), fontsize=8)
         axis.tick_params(axis="y", labelsize=7)
     for axis in list(axes.flat)[len(panels):]:
@@ -49,7 +51,3 @@ def comparison_figure(long: pd.DataFrame, title: str):
     figure.suptitle(title, fontsize=10)
     return figure
 
-
-def targets_label(targets: tuple[str, ...]) -> str:
-    """Short enough for a panel title: `class_0 and 9 more` rather than ten names."""
-    return targets[0] if len(targets) == 1 else f"{targets[0]} and {len(targets) - 1} more"
