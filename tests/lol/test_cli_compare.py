@@ -51,6 +51,7 @@ def test_compare_writes_the_table(runs, tmp_path):
     assert f"{np.mean(test_r2):.3f} ± {np.std(test_r2):.3f}" in svd_row
     baseline_row = next(line for line in md if line.startswith("| trivial baseline"))
     assert "—" in baseline_row  # Kendall's tau of a constant prediction is undefined
+    assert "±" not in baseline_row  # the same for every seed: no spread to show
 
     page = (tmp_path / "table.html").read_text()  # the report's copy: the same cells as the Markdown
     assert page.startswith("<!DOCTYPE html>") and page.count("<tr") == 1 + 3  # header + svd, dense, baseline

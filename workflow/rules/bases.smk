@@ -73,7 +73,7 @@ rule base_card:
             patterns=["{name}.png"],
             caption="../report/base_card.rst",
             category="Base models",
-            labels={"base": "{base}", "samples": "{name}"},
+            labels={"samples": "{name}"},
         ),
     wildcard_constraints:
         base=names_pattern(config["bases"], "kind", ("tiny-sd",)),

@@ -40,7 +40,7 @@ rule compare_lol:
             caption="../report/comparison.rst",
             category="LoL models",
             subcategory="{zoo}",
-            labels={"zoo": "{zoo}", "what": "comparison table"},
+            labels={"result": "comparison table"},
         ),
     params:
         table=lambda wildcards, output: Path(output.csv).with_suffix(""),
@@ -65,7 +65,7 @@ rule plot_lol:
             caption="../report/comparison_figure.rst",
             category="LoL models",
             subcategory="{zoo}",
-            labels={"zoo": "{zoo}", "what": "comparison figure"},
+            labels={"result": "comparison figure"},
         ),
     log:
         f"{RESULTS}/logs/{{zoo}}/plot_lol.log",

@@ -15,7 +15,7 @@ rule summarize_zoo:
             caption="../report/zoo_summary.rst",
             category="Zoos",
             subcategory="{zoo}",
-            labels={"zoo": "{zoo}", "table": "{name}"},
+            labels={"table": "{name}"},
         ),
     log:
         f"{RESULTS}/logs/{{zoo}}/summarize_zoo.log",

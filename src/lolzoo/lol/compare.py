@@ -162,7 +162,7 @@ def formatted(long: pd.DataFrame, digits: int = 3) -> tuple[list[str], list[list
         cells = [_display(model)]
         for group, name in columns:
             cell = index.get((model, group, name))
-            cells.append(_format(cell, digits))
+            cells.append(_format(cell, digits, spread=model != BASELINE))  # the baseline has no seeds
             if cell is not None and model != BASELINE:
                 seed_counts.add(cell.seeds)
         rows.append(cells)
@@ -193,12 +193,12 @@ def html(long: pd.DataFrame, split: str = "test", digits: int = 3) -> str:
     return f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">{style}</head><body>\n{table}\n<p>{caption}</p></body></html>\n"
 
 
-def _format(cell, digits: int) -> str:
+def _format(cell, digits: int, spread: bool = True) -> str:
     if cell is None:
         return ""
     if math.isnan(cell.mean):
         return "—"
-    if cell.seeds == 1:
+    if cell.seeds == 1 or not spread:
         return f"{cell.mean:.{digits}f}"
     return f"{cell.mean:.{digits}f} ± {cell.std:.{digits}f}"
 
