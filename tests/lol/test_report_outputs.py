@@ -83,6 +83,9 @@ def test_zoo_summary_tables(zoo_path, tmp_path):
     assert labels.loc["nuclear_norm", "max"] == pytest.approx(truth["nuclear_norm"].max(), abs=1e-4)
     assert labels.loc["dominant_module", "count"] == COUNT
     assert pd.read_csv(tmp_path / "s" / "benchmarks.csv")["loras"].tolist() == [COUNT]
+    page = (tmp_path / "s" / "labels.html").read_text()  # the report's view: the same rows
+    assert page.startswith("<!DOCTYPE html>") and page.count("<tr") == 1 + len(labels)
+    assert "<td>nuclear_norm</td>" in page
 
 
 def test_comparison_figure_draws_a_bar_per_model_and_the_baseline(runs, tmp_path):

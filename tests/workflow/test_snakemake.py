@@ -176,7 +176,7 @@ def test_lol_models_are_fitted_compared_and_reported(test_world, tmp_path):
     for zoo in config["lol"]["tasks"]:
         for name in ("comparison.html", "comparison.png"):
             assert f"results/report/{zoo}/{name}" in page
-    assert "digits_grid.png" in page and "benchmarks.csv" in page
+    assert "digits_grid.png" in page and "benchmarks.html" in page
 
 
 def test_rebuilding_a_zoo_reruns_only_the_shard_of_its_missing_lora(test_world):

@@ -11,7 +11,7 @@ rule summarize_zoo:
     output:
         report(
             directory(f"{RESULTS}/report/{{zoo}}/summary"),
-            patterns=["{name}.csv"],
+            patterns=["{name}.html"],
             caption="../report/zoo_summary.rst",
             category="Zoos",
             subcategory="{zoo}",

@@ -184,13 +184,10 @@ def markdown(long: pd.DataFrame, split: str = "test", digits: int = 3) -> str:
 
 def html(long: pd.DataFrame, split: str = "test", digits: int = 3) -> str:
     """A standalone HTML page of the table (what the Snakemake report shows)."""
+    from lolzoo.report.html_table import html_page
+
     header, rows, seeds = formatted(long, digits)
-    table = pd.DataFrame(rows, columns=header).to_html(index=False, border=0, classes="comparison", escape=True)
-    style = ("<style>body{font-family:sans-serif} table.comparison{border-collapse:collapse}"
-             " table.comparison td,table.comparison th{padding:4px 10px;border-bottom:1px solid #ccc;"
-             "text-align:right} table.comparison td:first-child{text-align:left}</style>")
-    caption = legend(split, seeds).replace("&", "&amp;").replace("<", "&lt;")
-    return f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">{style}</head><body>\n{table}\n<p>{caption}</p></body></html>\n"
+    return html_page(pd.DataFrame(rows, columns=header), legend(split, seeds))
 
 
 def _format(cell, digits: int, spread: bool = True) -> str:
