@@ -3,8 +3,10 @@ benchmark summary, through their CLI verbs as the workflow calls them."""
 
 from __future__ import annotations
 
+import json
 import math
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -103,3 +105,27 @@ def test_comparison_figure_draws_a_bar_per_model_and_the_baseline(runs, tmp_path
     out = tmp_path / "figure.png"
     assert main(["plot-comparison", *map(str, runs), "--out", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+
+
+def test_speedup_is_the_evaluation_time_over_the_lol_time_per_lora(runs, tmp_path):
+    # two evaluate shards: 50 LoRAs in 100 s and 10 LoRAs in 20 s -> 2 s a LoRA
+    benchmarks = [write_benchmark(tmp_path / "evaluate" / "zoo-00000-00049.tsv", 100.0, 900.0),
+                  write_benchmark(tmp_path / "evaluate" / "zoo-00050-00059.tsv", 20.0, 900.0)]
+    assert main(["speedup", *map(str, runs), "--evaluation-benchmarks", *map(str, benchmarks),
+                 "--out", str(tmp_path / "speedup")]) == 0
+    table = pd.read_csv(tmp_path / "speedup.csv").set_index("model")
+    assert list(table.index) == ["svd", "dense"] and table.loc["svd", "fits"] == 2
+    svd_times = []
+    for folder in runs[:2]:
+        document = json.loads((folder / "metrics.json").read_text())
+        svd_times.append((document["timings"]["preprocess_s"] + document["timings"]["predict_s"]) / COUNT)
+    assert table.loc["svd", "lol_s_per_lora"] == pytest.approx(np.median(svd_times))
+    assert table.loc["svd", "evaluation_s_per_lora"] == pytest.approx(2.0)
+    assert table.loc["svd", "speedup"] == pytest.approx(2.0 / np.median(svd_times))
+    assert "×</td>" in (tmp_path / "speedup.html").read_text()
+
+
+def test_speedup_needs_shard_benchmarks(runs, tmp_path, capsys):
+    other = write_benchmark(tmp_path / "evaluate" / "base.tsv", 5.0, 900.0)
+    assert main(["speedup", str(runs[0]), "--evaluation-benchmarks", str(other), "--out", str(tmp_path / "s")]) == 2
+    assert "must be shard files" in capsys.readouterr().err and not (tmp_path / "s.csv").exists()

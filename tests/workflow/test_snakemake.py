@@ -170,6 +170,12 @@ def test_lol_models_are_fitted_compared_and_reported(test_world, tmp_path):
     assert benchmarks.loc[["finetune", "evaluate"], "loras"].tolist() == [6, 6]
     assert (benchmarks["max_rss_mb"] > 0).all() and (benchmarks["total_s"] > 0).all()
 
+    # the speed-up of every zoo whose LoRAs were evaluated by jobs (not the synthetic zoo)
+    for zoo in ("celeba", "arc"):
+        speedup = pd.read_csv(report / zoo / "speedup.csv")
+        assert speedup["model"].tolist() == models and (speedup["speedup"] > 1).all()
+    assert not (report / "synthetic" / "speedup.csv").exists()
+
     out = tmp_path / "report.html"
     snakemake(test_world, "--configfile", str(REPO / "config/test.yaml"), "--report", str(out))
     page = out.read_text()

@@ -226,17 +226,27 @@ def lol_fit_flags(wildcards):
     return shlex.join(flags)
 
 
-def zoo_benchmarks(wildcards):
-    """Input function: the benchmark files of the jobs that made one zoo (finetune, evaluate)."""
-    if config["zoos"][wildcards.zoo]["type"] not in (*DIFFUSION_TYPES, *LANGUAGE_TYPES):
-        return []
-    return expand(f"{RESULTS}/benchmarks/{wildcards.zoo}/{{stage}}/{{shard}}.tsv",
-                  stage=("finetune", "evaluate"), shard=SHARDS[wildcards.zoo])
+def evaluated(zoo):
+    """Whether a zoo's LoRAs are finetuned and evaluated by jobs (not synthesized)."""
+    return config["zoos"][zoo]["type"] in (*DIFFUSION_TYPES, *LANGUAGE_TYPES)
+
+
+def zoo_benchmarks(*stages):
+    """Input function: the benchmark files of one zoo's jobs of these stages (finetune, evaluate)."""
+
+    def benchmark_files(wildcards):
+        if not evaluated(wildcards.zoo):
+            return []
+        return expand(f"{RESULTS}/benchmarks/{wildcards.zoo}/{{stage}}/{{shard}}.tsv",
+                      stage=stages, shard=SHARDS[wildcards.zoo])
+
+    return benchmark_files
 
 
 def lol_report_targets():
-    return [f"{RESULTS}/report/{zoo}/{name}" for zoo in LOL_ZOOS
-            for name in ("comparison.html", "comparison.png", "summary")]
+    targets = [f"{RESULTS}/report/{zoo}/{name}" for zoo in LOL_ZOOS
+               for name in ("comparison.html", "comparison.png", "summary")]
+    return targets + [f"{RESULTS}/report/{zoo}/speedup.html" for zoo in LOL_ZOOS if evaluated(zoo)]
 
 
 def all_targets():

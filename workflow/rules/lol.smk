@@ -77,3 +77,32 @@ rule plot_lol:
         "../../envs/lolzoo.yaml"
     shell:
         "python -m lolzoo plot-comparison {input} --out {output} > {log} 2>&1"
+
+
+# What the LoL models are for: labelling a LoRA without generating images or answering ARC.
+rule speedup_lol:
+    input:
+        fits=lol_fit_dirs,
+        evaluation=zoo_benchmarks("evaluate"),
+    output:
+        csv=f"{RESULTS}/report/{{zoo}}/speedup.csv",
+        html=report(
+            f"{RESULTS}/report/{{zoo}}/speedup.html",
+            caption="../report/speedup.rst",
+            category="LoL models",
+            subcategory="{zoo}",
+            labels={"result": "evaluation speed-up"},
+        ),
+    params:
+        table=lambda wildcards, output: Path(output.csv).with_suffix(""),
+    log:
+        f"{RESULTS}/logs/{{zoo}}/speedup_lol.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/lolzoo.yaml"
+    shell:
+        "python -m lolzoo speedup {input.fits} --evaluation-benchmarks {input.evaluation} --out {params.table}"
+        " > {log} 2>&1"

@@ -7,7 +7,7 @@ report: "../report/workflow.rst"
 rule summarize_zoo:
     input:
         zoo=f"{RESULTS}/zoos/{{zoo}}.parquet",
-        benchmarks=zoo_benchmarks,
+        benchmarks=zoo_benchmarks("finetune", "evaluate"),
     output:
         report(
             directory(f"{RESULTS}/report/{{zoo}}/summary"),
