@@ -46,6 +46,7 @@ def test_compare_writes_the_table(runs, tmp_path):
 
     md = (tmp_path / "table.md").read_text().splitlines()
     assert md[0].startswith("| model | synthetic · multiclass: dominant_module · acc | "
+                            "synthetic · regression: frob_norm_total · MSE | "
                             "synthetic · regression: frob_norm_total · R² | synthetic · regression: frob_norm_total · τ |")
     svd_row = next(line for line in md if line.startswith("| MLP + SVD |"))
     assert f"{np.mean(test_r2):.3f} ± {np.std(test_r2):.3f}" in svd_row
@@ -65,12 +66,15 @@ def test_baseline_is_the_train_mean_and_the_majority_class():
         "target": ["y"] * 6, "label": [1.0, 2.0, 6.0, 3.0, 5.0, 0.0], "prediction": [0.0] * 6,
     })
     # the train mean 3 scored on test labels 3 and 5: MSE 2, R² 1 - 4 / 2 = -1
-    assert baseline_scores(predictions, Group("z", "regression", ("y",)))["r2"] == pytest.approx(-1.0)
+    scores = baseline_scores(predictions, Group("z", "regression", ("y",)))
+    assert (scores["r2"], scores["mse"]) == (pytest.approx(-1.0), pytest.approx(2.0))
     classes = predictions.assign(label=["x", "y", "y", "y", "x", "x"])
     assert baseline_scores(classes, Group("z", "multiclass", ("y",)))["accuracy"] == pytest.approx(0.5)
     binary = predictions.assign(label=[1.0, 1.0, 0.0, 1.0, 0.0, 0.0])
     scores = baseline_scores(binary, Group("z", "multilabel", ("y",)))
-    assert scores == {"accuracy": pytest.approx(0.5), "auroc": pytest.approx(0.5)}
+    # the train rate 2/3 as the probability of test labels 1 and 0: BCE -(log 2/3 + log 1/3) / 2
+    bce = -(np.log(2 / 3) + np.log(1 / 3)) / 2
+    assert scores == {"loss": pytest.approx(bce), "accuracy": pytest.approx(0.5), "auroc": pytest.approx(0.5)}
 
 
 def test_compare_refuses_two_runs_of_the_same_seed(runs, tmp_path, capsys):

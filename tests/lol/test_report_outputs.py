@@ -94,7 +94,7 @@ def test_comparison_figure_draws_a_bar_per_model_and_the_baseline(runs, tmp_path
     long = comparison([read_run(folder) for folder in runs])
     figure = comparison_figure(long, "title")
     panels = [axis for axis in figure.axes if axis.get_visible()]
-    assert len(panels) == 2  # R² and Kendall's τ of the one regression task
+    assert len(panels) == 3  # MSE, R² and Kendall's τ of the one regression task
     r2 = next(axis for axis in panels if axis.get_ylabel() == "R²")
     heights = [bar.get_height() for bar in r2.patches]
     expected = long[(long["metric"] == "r2") & (long["model"] != "baseline")].set_index("model")["mean"]

@@ -156,8 +156,8 @@ def test_lol_models_are_fitted_compared_and_reported(test_world, tmp_path):
                 assert metrics["settings"]["model"] == model and metrics["settings"]["zoo_name"] == zoo
         table = pd.read_csv(report / zoo / "comparison.csv")
         assert table["model"].tolist() == [*models, "baseline"]
-        # one mean column per (task, headline metric): R² and τ, or accuracy and AUROC
-        assert sum(column.endswith("| mean") for column in table.columns) == 2 * len(tasks)
+        # one mean column per (task, headline metric): MSE, R² and τ, or BCE, accuracy and AUROC
+        assert sum(column.endswith("| mean") for column in table.columns) == 3 * len(tasks)
         assert (report / zoo / "comparison.png").read_bytes()[:4] == b"\x89PNG"
         assert "<td>GL-net</td>" in (report / zoo / "comparison.html").read_text()
         facts = pd.read_csv(report / zoo / "summary" / "zoo.csv").set_index("quantity")["value"]

@@ -23,9 +23,11 @@ from lolzoo.errors import LolzooError
 from lolzoo.lol import metrics as label_metrics
 from lolzoo.lol.results import METRICS_FILE, PREDICTIONS_FILE
 
-HEADLINE_METRICS = {"regression": ("r2", "kendall_tau"), "multilabel": ("accuracy", "auroc"),
+# the paper's columns (MSE and R², loss and accuracy, accuracy) and a rank measure beside them
+HEADLINE_METRICS = {"regression": ("mse", "r2", "kendall_tau"), "multilabel": ("loss", "accuracy", "auroc"),
                     "multiclass": ("accuracy",)}
-METRIC_NAMES = {"r2": "R²", "kendall_tau": "τ", "accuracy": "acc", "auroc": "AUROC"}
+METRIC_NAMES = {"mse": "MSE", "r2": "R²", "kendall_tau": "τ", "loss": "BCE", "accuracy": "acc", "auroc": "AUROC"}
+PROBABILITY_FLOOR = 1e-7  # a train rate of 0 or 1 would give an infinite baseline loss
 MODEL_NAMES = {"mlp": "MLP", "o-align": "MLP + O-Align", "svd": "MLP + SVD", "dense": "MLP + Dense",
                "glnet": "GL-net"}
 BASELINE = "baseline"
@@ -101,6 +103,8 @@ def baseline_scores(predictions: pd.DataFrame, group: Group, split: str = "test"
             found = label_metrics.regression_metrics(guesses, truth, targets)
         else:
             found = label_metrics.multilabel_metrics(guesses, truth, targets)
+            p = np.clip(guesses, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
+            found["loss"] = float(-np.mean(truth * np.log(p) + (1 - truth) * np.log(1 - p)))  # as BCE with logits
     return {name: found[name] for name in HEADLINE_METRICS[group.task]}
 
 
@@ -171,7 +175,8 @@ def formatted(long: pd.DataFrame, digits: int = 3) -> tuple[list[str], list[list
 
 def legend(split: str, seeds: str) -> str:
     return (f"{split} split; mean ± std over seeds (seeds per cell: {seeds}); — : undefined "
-            f"(e.g. τ of a constant prediction). R²: coefficient of determination, τ: Kendall's tau-b, "
+            f"(e.g. τ of a constant prediction). MSE: mean squared error in label units, R²: coefficient "
+            f"of determination, τ: Kendall's tau-b, BCE: binary cross-entropy of the predicted probabilities, "
             f"acc: accuracy (mean over labels for multilabel), AUROC: mean over labels.")
 
 
