@@ -129,3 +129,24 @@ def test_speedup_needs_shard_benchmarks(runs, tmp_path, capsys):
     other = write_benchmark(tmp_path / "evaluate" / "base.tsv", 5.0, 900.0)
     assert main(["speedup", str(runs[0]), "--evaluation-benchmarks", str(other), "--out", str(tmp_path / "s")]) == 2
     assert "must be shard files" in capsys.readouterr().err and not (tmp_path / "s.csv").exists()
+
+
+def test_prediction_figure_plots_each_regression_run_against_its_truth(runs, zoo_path, tmp_path, capsys):
+    out = tmp_path / "predictions.png"
+    assert main(["plot-predictions", *map(str, runs), "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    from lolzoo.report.prediction_figure import prediction_figure
+    figure = prediction_figure([read_run(folder) for folder in runs])
+    panels = [axis for axis in figure.axes if axis.get_visible()]
+    assert len(panels) == 2  # one target x two models (svd's lowest seed, dense)
+    svd = pd.read_parquet(runs[0] / "predictions.parquet")
+    test = svd[svd["split"] == "test"]
+    points = panels[0].collections[0].get_offsets()
+    assert np.allclose(points[:, 0], test["label"]) and np.allclose(points[:, 1], test["prediction"])
+
+    classification = tmp_path / "multiclass"
+    assert main(["fit", "--zoo", str(zoo_path), "--task", "multiclass", "--target", "dominant_module",
+                 "--model", "svd", "--out", str(classification), "--epochs", "1"]) == 0
+    assert main(["plot-predictions", str(classification), "--out", str(tmp_path / "none.png")]) == 2
+    assert "none of the runs is a regression" in capsys.readouterr().err

@@ -159,6 +159,7 @@ def test_lol_models_are_fitted_compared_and_reported(test_world, tmp_path):
         # one mean column per (task, headline metric): MSE, R² and τ, or BCE, accuracy and AUROC
         assert sum(column.endswith("| mean") for column in table.columns) == 3 * len(tasks)
         assert (report / zoo / "comparison.png").read_bytes()[:4] == b"\x89PNG"
+        assert (report / zoo / "predictions.png").read_bytes()[:4] == b"\x89PNG"  # every zoo has a regression
         assert "<td>GL-net</td>" in (report / zoo / "comparison.html").read_text()
         facts = pd.read_csv(report / zoo / "summary" / "zoo.csv").set_index("quantity")["value"]
         assert int(facts["LoRAs"]) == config["zoos"][zoo]["count"]
@@ -180,7 +181,7 @@ def test_lol_models_are_fitted_compared_and_reported(test_world, tmp_path):
     snakemake(test_world, "--configfile", str(REPO / "config/test.yaml"), "--report", str(out))
     page = out.read_text()
     for zoo in config["lol"]["tasks"]:
-        for name in ("comparison.html", "comparison.png"):
+        for name in ("comparison.html", "comparison.png", "predictions.png"):
             assert f"results/report/{zoo}/{name}" in page
     assert "digits_grid.png" in page and "benchmarks.html" in page
 

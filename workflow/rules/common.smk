@@ -246,7 +246,12 @@ def zoo_benchmarks(*stages):
 def lol_report_targets():
     targets = [f"{RESULTS}/report/{zoo}/{name}" for zoo in LOL_ZOOS
                for name in ("comparison.html", "comparison.png", "summary")]
-    return targets + [f"{RESULTS}/report/{zoo}/speedup.html" for zoo in LOL_ZOOS if evaluated(zoo)]
+    targets += [f"{RESULTS}/report/{zoo}/speedup.html" for zoo in LOL_ZOOS if evaluated(zoo)]
+    return targets + [f"{RESULTS}/report/{zoo}/predictions.png" for zoo in LOL_ZOOS if has_regression(zoo)]
+
+
+def has_regression(zoo):
+    return any(task["kind"] == "regression" for task in LOL["tasks"][zoo].values())
 
 
 def all_targets():
