@@ -150,3 +150,25 @@ def test_prediction_figure_plots_each_regression_run_against_its_truth(runs, zoo
                  "--model", "svd", "--out", str(classification), "--epochs", "1"]) == 0
     assert main(["plot-predictions", str(classification), "--out", str(tmp_path / "none.png")]) == 2
     assert "none of the runs is a regression" in capsys.readouterr().err
+
+
+def test_label_figure_has_a_bar_per_model_and_label_and_the_majority_baseline(zoo_path, tmp_path):
+    runs = []
+    for model in ("svd", "glnet"):
+        runs.append(tmp_path / model)
+        assert main(["fit", "--zoo", str(zoo_path), "--task", "multilabel", "--target", "positive_functional_*",
+                     "--model", model, "--out", str(runs[-1]), "--epochs", "1"]) == 0
+    assert main(["plot-labels", *map(str, runs), "--out", str(tmp_path / "labels.png")]) == 0
+    assert (tmp_path / "labels.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    from lolzoo.report.label_figure import label_accuracies, label_figure, majority_accuracy
+    (group, entry), = label_accuracies([read_run(folder) for folder in runs]).items()
+    per_target = json.loads((runs[0] / "metrics.json").read_text())["metrics"]["test"]["per_target"]
+    assert entry["models"]["svd"] == {label: per_target[label]["accuracy"] for label in group.targets}
+    predictions = pd.read_parquet(runs[0] / "predictions.parquet")
+    rows = predictions[predictions["target"] == "positive_functional_0"]
+    majority = float(rows.loc[rows["split"] == "train", "label"].mean() >= 0.5)
+    expected = (rows.loc[rows["split"] == "test", "label"] == majority).mean()
+    assert majority_accuracy(predictions, "positive_functional_0", "test") == pytest.approx(expected)
+    axis = label_figure([read_run(folder) for folder in runs]).axes[0]
+    assert len(axis.patches) == 2 * 3  # two models x three labels

@@ -247,11 +247,13 @@ def lol_report_targets():
     targets = [f"{RESULTS}/report/{zoo}/{name}" for zoo in LOL_ZOOS
                for name in ("comparison.html", "comparison.png", "summary")]
     targets += [f"{RESULTS}/report/{zoo}/speedup.html" for zoo in LOL_ZOOS if evaluated(zoo)]
-    return targets + [f"{RESULTS}/report/{zoo}/predictions.png" for zoo in LOL_ZOOS if has_regression(zoo)]
+    targets += [f"{RESULTS}/report/{zoo}/predictions.png" for zoo in LOL_ZOOS if has_task(zoo, "regression")]
+    return targets + [f"{RESULTS}/report/{zoo}/labels.png" for zoo in LOL_ZOOS if has_task(zoo, "multilabel")]
 
 
-def has_regression(zoo):
-    return any(task["kind"] == "regression" for task in LOL["tasks"][zoo].values())
+def has_task(zoo, kind):
+    """Whether one of a zoo's LoL tasks is of this kind (its figures need one)."""
+    return any(task["kind"] == kind for task in LOL["tasks"][zoo].values())
 
 
 def all_targets():

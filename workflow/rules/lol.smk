@@ -102,6 +102,29 @@ rule plot_predictions_lol:
         "python -m lolzoo plot-predictions {input} --out {output} > {log} 2>&1"
 
 
+rule plot_labels_lol:
+    input:
+        lol_fit_dirs,
+    output:
+        report(
+            f"{RESULTS}/report/{{zoo}}/labels.png",
+            caption="../report/labels_figure.rst",
+            category="LoL models",
+            subcategory="{zoo}",
+            labels={"result": "accuracy per label"},
+        ),
+    log:
+        f"{RESULTS}/logs/{{zoo}}/plot_labels_lol.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/lolzoo.yaml"
+    shell:
+        "python -m lolzoo plot-labels {input} --out {output} > {log} 2>&1"
+
+
 # What the LoL models are for: labelling a LoRA without generating images or answering ARC.
 rule speedup_lol:
     input:
