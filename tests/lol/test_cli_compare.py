@@ -87,3 +87,12 @@ def test_a_long_target_list_is_named_by_its_ends_and_count():
     assert Group("z", "regression", ("a", "b")).label == "z · regression: a, b"
     many = Group("z", "multilabel", tuple(f"has_{i}" for i in range(19)))
     assert many.label == "z · multilabel: has_0 … has_18 (19 labels)"
+
+
+def test_a_tiny_value_is_shown_in_scientific_notation():
+    from types import SimpleNamespace
+
+    from lolzoo.lol.compare import _format
+
+    assert _format(SimpleNamespace(mean=1.234e-5, std=2.0e-6, seeds=3), 3) == "1.23e-05 ± 2.00e-06"
+    assert _format(SimpleNamespace(mean=0.5, std=0.0, seeds=3), 3) == "0.500 ± 0.000"

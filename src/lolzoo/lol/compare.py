@@ -201,8 +201,15 @@ def _format(cell, digits: int, spread: bool = True) -> str:
     if math.isnan(cell.mean):
         return "—"
     if cell.seeds == 1 or not spread:
-        return f"{cell.mean:.{digits}f}"
-    return f"{cell.mean:.{digits}f} ± {cell.std:.{digits}f}"
+        return _decimal(cell.mean, digits)
+    return f"{_decimal(cell.mean, digits)} ± {_decimal(cell.std, digits)}"
+
+
+def _decimal(value: float, digits: int) -> str:
+    """Fixed digits, or scientific notation for a value those digits would show as 0 (an MSE of 1e-5)."""
+    if value != 0 and abs(value) < 10 ** -digits:
+        return f"{value:.{digits - 1}e}"
+    return f"{value:.{digits}f}"
 
 
 def _display(model: str) -> str:
