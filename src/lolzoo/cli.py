@@ -31,6 +31,7 @@ VERBS = {
     "plot-comparison": ("lolzoo.report.comparison_figure_cli", "a figure of fitted models: mean ± std over seeds per task, beside the trivial baseline"),
     "plot-predictions": ("lolzoo.report.prediction_figure_cli", "predicted vs true labels of fitted regression models, a panel per task and model"),
     "plot-labels": ("lolzoo.report.label_figure_cli", "accuracy per label of fitted multilabel models, beside the training-majority baseline"),
+    "rank-generalisation": ("lolzoo.report.rank_generalisation_cli", "fitted models' test score per LoRA rank (trained on some ranks, tested on all)"),
     "speedup": ("lolzoo.report.speedup_cli", "LoL time per LoRA against the standard evaluation's (CLIP score, ARC-C), per model"),
     "summarize-zoo": ("lolzoo.report.summary_cli", "a packed zoo's summary tables: size, label distributions, time and memory per job"),
     "build-base": ("lolzoo.bases.build_cli", "build and save an untrained tiny base (tiny-sd pipeline, tiny-clip or tiny-qwen2 LM)"),

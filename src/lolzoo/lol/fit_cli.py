@@ -36,6 +36,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--weight-decay", type=float, help=f"AdamW weight decay (default {defaults.weight_decay:g})")
     parser.add_argument("--batch-size", type=int, help=f"default {defaults.batch_size}")
     parser.add_argument("--split", help="train,val,test fractions of the id hash (default 0.8,0.1,0.1)")
+    parser.add_argument("--train-ranks", help="rank generalisation: train and validate on LoRAs of these ranks "
+                                              "only (comma-separated, e.g. 4); the others are all tested")
     parser.add_argument("--hparam", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                         help="model hyperparameter, VALUE as JSON when it parses (hidden=[32,32], "
                              "dropout=0.1) else a string (gate=step); repeatable")
@@ -56,6 +58,11 @@ def run(args) -> int:
     hparams.update({flag: getattr(args, flag) for flag in TRAIN_FLAGS if getattr(args, flag) is not None})
     if args.split:
         hparams["split"] = parse_fractions(args.split)
+    if args.train_ranks:
+        try:
+            hparams["train_ranks"] = [int(rank) for rank in args.train_ranks.split(",")]
+        except ValueError as err:
+            raise UserError(f"--train-ranks takes ranks separated by commas, got {args.train_ranks!r}") from err
     hparams.update(parse_hparams(args.hparam))
 
     start = time.perf_counter()

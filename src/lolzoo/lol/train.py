@@ -44,8 +44,15 @@ class TrainSettings:
     batch_size: int = 32
     epochs: int = 60
     split: tuple[float, float, float] = DEFAULT_FRACTIONS
+    # rank generalisation: train and validate on LoRAs of these ranks only; every LoRA of
+    # another rank is moved to the test split (None: every rank trains)
+    train_ranks: tuple[int, ...] | None = None
 
     def __post_init__(self):
+        if self.train_ranks is not None:
+            self.train_ranks = tuple(int(r) for r in self.train_ranks)
+            if not self.train_ranks or min(self.train_ranks) < 1:
+                raise TrainingError(f"train_ranks must list ranks >= 1, got {list(self.train_ranks)}")
         self.lr, self.weight_decay = float(self.lr), float(self.weight_decay)
         self.batch_size, self.epochs = int(self.batch_size), int(self.epochs)
         self.split = check_fractions(self.split)
@@ -95,6 +102,13 @@ class FitResult:
     sizes: dict = field(default_factory=dict)
 
 
+def held_out_ranks(splits: np.ndarray, ranks: np.ndarray, train_ranks: tuple[int, ...]) -> np.ndarray:
+    """The splits with every LoRA whose rank is not in `train_ranks` moved to test."""
+    moved = splits.copy()
+    moved[~np.isin(ranks, train_ranks)] = "test"
+    return moved
+
+
 def fit(model_kind: str, zoo: Zoo, task: str, targets: list[str], seed: int = 0, hparams: dict | None = None,
         build_model: Callable[..., LoLModel] | None = None) -> FitResult:
     """Train `model_kind` on `zoo` to predict `targets`; hparams mixes TrainSettings keys and model keys.
@@ -107,10 +121,15 @@ def fit(model_kind: str, zoo: Zoo, task: str, targets: list[str], seed: int = 0,
     data = zoo_data(zoo, task, list(targets))
     splits = assign_splits(zoo.lora_ids, settings.split, require_nonempty=False)
     assign_splits([i for i, keep in zip(zoo.lora_ids, data.labelled) if keep], settings.split)  # names an empty split
+    if settings.train_ranks is not None:
+        splits = held_out_ranks(splits, zoo.ranks.max(dim=1).values.numpy(), settings.train_ranks)
     labelled_split = splits[data.labelled]
     rows = {s: torch.from_numpy(np.flatnonzero(data.labelled)[labelled_split == s]) for s in SPLITS}
     labels = {s: data.labels[labelled_split == s] for s in SPLITS}
 
+    if settings.train_ranks is not None and not (len(rows["train"]) and len(rows["val"])):
+        raise TrainingError(f"train_ranks {list(settings.train_ranks)}: the train or val split has no LoRA of "
+                            f"those ranks (ranks in the zoo: {sorted(set(zoo.ranks.max(dim=1).values.tolist()))})")
     fitted_task = fit_task(task, list(targets), labels["train"])
     torch.manual_seed(seed)
     try:
