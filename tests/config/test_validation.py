@@ -107,6 +107,8 @@ CASES = {
     "unknown LoL model": (lambda c: c["lol"].update(models=["mlp", "transformer"]), r"'lol\.models\.1'"),
     "unknown preset": (lambda c: c["lol"]["tasks"]["celeba"]["clip_score"].update(preset="fast"),
                        r"'lol\.tasks\.celeba\.clip_score\.preset'"),
+    "rank zero to train on": (lambda c: c["lol"]["tasks"]["synthetic"]["by_rank"].update(train_ranks=[0]),
+                              r"'lol\.tasks\.synthetic\.by_rank\.train_ranks\.0'"),
     "task without targets": (lambda c: c["lol"]["tasks"]["celeba"]["clip_score"].update(targets=[]),
                              r"'lol\.tasks\.celeba\.clip_score\.targets'"),
 }

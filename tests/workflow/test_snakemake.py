@@ -166,6 +166,14 @@ def test_lol_models_are_fitted_compared_and_reported(test_world, tmp_path):
     # accuracy per label where a zoo has a multilabel task: the synthetic zoo's signs
     assert (report / "synthetic" / "labels.png").read_bytes()[:4] == b"\x89PNG"
     assert not (report / "celeba" / "labels.png").exists()
+    # rank generalisation: by_rank trained on the rank-4 LoRAs, scored on both ranks of the zoo
+    ranks = pd.read_csv(report / "synthetic" / "ranks.csv", dtype={"trained_on": str})
+    assert set(ranks["rank"]) == {2, 4} and (ranks["trained_on"] == "4").all()
+    assert ranks.groupby("model").size().to_dict() == {model: 2 for model in models}
+    by_rank = pd.read_parquet(test_world / "results/lol/synthetic/by_rank/glnet/seed0/predictions.parquet")
+    trained = by_rank.loc[by_rank["split"].isin(["train", "val"]), "lora_id"]
+    zoo_ranks = pd.read_parquet(test_world / "results/zoos/synthetic.parquet", columns=["lora_id", "rank"])
+    assert set(zoo_ranks.set_index("lora_id").loc[trained, "rank"]) == {4}
     # the multilabel task's `positive_functional_*` became the zoo's three columns
     signs = json.loads((test_world / "results/lol/synthetic/signs/svd/seed0/metrics.json").read_text())
     assert signs["settings"]["targets"] == [f"positive_functional_{k}" for k in range(3)]

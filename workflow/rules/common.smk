@@ -211,6 +211,17 @@ def lol_fit_dirs(wildcards):
                   task=LOL["tasks"][wildcards.zoo], model=LOL["models"], seed=LOL["seeds"])
 
 
+def rank_tasks(zoo):
+    """A zoo's rank-generalisation tasks: those trained on some ranks only (`train_ranks`)."""
+    return [name for name, task in LOL["tasks"].get(zoo, {}).items() if "train_ranks" in task]
+
+
+def rank_fit_dirs(wildcards):
+    """Input function: the fits of one zoo's rank-generalisation tasks."""
+    return expand(f"{RESULTS}/lol/{wildcards.zoo}/{{task}}/{{model}}/seed{{seed}}",
+                  task=rank_tasks(wildcards.zoo), model=LOL["models"], seed=LOL["seeds"])
+
+
 def lol_fit_flags(wildcards):
     """The `lolzoo fit` flags of one task and model, from the config (a change reruns the fit)."""
     task = LOL["tasks"][wildcards.zoo][wildcards.task]
@@ -221,6 +232,8 @@ def lol_fit_flags(wildcards):
         flags += ["--preset", task["preset"]]
     for key, value in task["train"].items():
         flags += [f"--{key.replace('_', '-')}", str(value)]
+    if "train_ranks" in task:
+        flags += ["--train-ranks", ",".join(map(str, task["train_ranks"]))]
     for key, value in task["models"].get(wildcards.model, {}).items():
         flags += ["--hparam", f"{key}={json.dumps(value)}"]
     return shlex.join(flags)
@@ -248,7 +261,8 @@ def lol_report_targets():
                for name in ("comparison.html", "comparison.png", "summary")]
     targets += [f"{RESULTS}/report/{zoo}/speedup.html" for zoo in LOL_ZOOS if evaluated(zoo)]
     targets += [f"{RESULTS}/report/{zoo}/predictions.png" for zoo in LOL_ZOOS if has_task(zoo, "regression")]
-    return targets + [f"{RESULTS}/report/{zoo}/labels.png" for zoo in LOL_ZOOS if has_task(zoo, "multilabel")]
+    targets += [f"{RESULTS}/report/{zoo}/labels.png" for zoo in LOL_ZOOS if has_task(zoo, "multilabel")]
+    return targets + [f"{RESULTS}/report/{zoo}/ranks.html" for zoo in LOL_ZOOS if rank_tasks(zoo)]
 
 
 def has_task(zoo, kind):

@@ -125,6 +125,41 @@ rule plot_labels_lol:
         "python -m lolzoo plot-labels {input} --out {output} > {log} 2>&1"
 
 
+# Rank generalisation: the fits of tasks trained on some ranks only, scored per LoRA rank.
+rule rank_generalisation_lol:
+    input:
+        fits=rank_fit_dirs,
+        zoo=f"{RESULTS}/zoos/{{zoo}}.parquet",
+    output:
+        csv=f"{RESULTS}/report/{{zoo}}/ranks.csv",
+        html=report(
+            f"{RESULTS}/report/{{zoo}}/ranks.html",
+            caption="../report/ranks.rst",
+            category="LoL models",
+            subcategory="{zoo}",
+            labels={"result": "rank generalisation table"},
+        ),
+        png=report(
+            f"{RESULTS}/report/{{zoo}}/ranks.png",
+            caption="../report/ranks.rst",
+            category="LoL models",
+            subcategory="{zoo}",
+            labels={"result": "rank generalisation figure"},
+        ),
+    params:
+        table=lambda wildcards, output: Path(output.csv).with_suffix(""),
+    log:
+        f"{RESULTS}/logs/{{zoo}}/rank_generalisation_lol.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/lolzoo.yaml"
+    shell:
+        "python -m lolzoo rank-generalisation {input.fits} --zoo {input.zoo} --out {params.table} > {log} 2>&1"
+
+
 # What the LoL models are for: labelling a LoRA without generating images or answering ARC.
 rule speedup_lol:
     input:
