@@ -32,6 +32,7 @@ VERBS = {
     "plot-predictions": ("lolzoo.report.prediction_figure_cli", "predicted vs true labels of fitted regression models, a panel per task and model"),
     "plot-labels": ("lolzoo.report.label_figure_cli", "accuracy per label of fitted multilabel models, beside the training-majority baseline"),
     "rank-generalisation": ("lolzoo.report.rank_generalisation_cli", "fitted models' test score per LoRA rank (trained on some ranks, tested on all)"),
+    "runtime-scaling": ("lolzoo.report.runtime_scaling", "LoL preprocessing and forward time per LoRA on GPT-3-shaped LoRAs (the paper's figure 5)"),
     "speedup": ("lolzoo.report.speedup_cli", "LoL time per LoRA against the standard evaluation's (CLIP score, ARC-C), per model"),
     "summarize-zoo": ("lolzoo.report.summary_cli", "a packed zoo's summary tables: size, label distributions, time and memory per job"),
     "build-base": ("lolzoo.bases.build_cli", "build and save an untrained tiny base (tiny-sd pipeline, tiny-clip or tiny-qwen2 LM)"),

@@ -166,6 +166,10 @@ def test_lol_models_are_fitted_compared_and_reported(test_world, tmp_path):
     # accuracy per label where a zoo has a multilabel task: the synthetic zoo's signs
     assert (report / "synthetic" / "labels.png").read_bytes()[:4] == b"\x89PNG"
     assert not (report / "celeba" / "labels.png").exists()
+    # the paper's figure 5 at 125M: every model timed but MLP + Dense, over the 0.5 GB budget
+    scaling = pd.read_csv(report / "runtime_scaling" / "runtime_scaling.csv").set_index("kind")
+    assert scaling.loc[["mlp", "o-align", "svd", "glnet"], "total_ms"].gt(0).all()
+    assert scaling.loc["dense", "note"].startswith("OOM")
     # rank generalisation: by_rank trained on the rank-4 LoRAs, scored on both ranks of the zoo
     ranks = pd.read_csv(report / "synthetic" / "ranks.csv", dtype={"trained_on": str})
     assert set(ranks["rank"]) == {2, 4} and (ranks["trained_on"] == "4").all()

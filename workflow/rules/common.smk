@@ -262,7 +262,8 @@ def lol_report_targets():
     targets += [f"{RESULTS}/report/{zoo}/speedup.html" for zoo in LOL_ZOOS if evaluated(zoo)]
     targets += [f"{RESULTS}/report/{zoo}/predictions.png" for zoo in LOL_ZOOS if has_task(zoo, "regression")]
     targets += [f"{RESULTS}/report/{zoo}/labels.png" for zoo in LOL_ZOOS if has_task(zoo, "multilabel")]
-    return targets + [f"{RESULTS}/report/{zoo}/ranks.html" for zoo in LOL_ZOOS if rank_tasks(zoo)]
+    targets += [f"{RESULTS}/report/{zoo}/ranks.html" for zoo in LOL_ZOOS if rank_tasks(zoo)]
+    return targets + ([f"{RESULTS}/report/runtime_scaling"] if "runtime_scaling" in LOL else [])
 
 
 def has_task(zoo, kind):

@@ -187,3 +187,32 @@ rule speedup_lol:
     shell:
         "python -m lolzoo speedup {input.fits} --evaluation-benchmarks {input.evaluation} --out {params.table}"
         " > {log} 2>&1"
+
+
+# The paper's figure 5 on this machine: LoL time per LoRA as the base model grows.
+rule runtime_scaling:
+    output:
+        report(
+            directory(f"{RESULTS}/report/runtime_scaling"),
+            patterns=["{name}.png"],
+            caption="../report/runtime_scaling.rst",
+            category="LoL models",
+            subcategory="runtime scaling",
+            labels={"result": "{name}"},
+        ),
+    params:
+        kinds=",".join(LOL["models"]),
+        sizes=lambda wildcards: ",".join(LOL["runtime_scaling"]["sizes"]),
+        memory_gb=lambda wildcards: LOL["runtime_scaling"]["memory_gb"],
+        repeats=lambda wildcards: LOL["runtime_scaling"]["repeats"],
+    log:
+        f"{RESULTS}/logs/runtime_scaling.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards: int(LOL["runtime_scaling"]["memory_gb"] * 1024 * 1.5),
+        runtime=120,
+    conda:
+        "../../envs/lolzoo.yaml"
+    shell:
+        "OMP_NUM_THREADS={threads} python -m lolzoo runtime-scaling --kinds {params.kinds} --sizes {params.sizes}"
+        " --memory-gb {params.memory_gb} --repeats {params.repeats} --out {output} > {log} 2>&1"
