@@ -144,14 +144,23 @@ def fits(zoo: str, tasks=None) -> list[tuple]:
     return [job("fit_lol", zoo=zoo, task=task, model=model, seed=0) for task in tasks for model in WORLD["lol"]["models"]]
 
 
+def report_jobs(zoo: str) -> list[tuple]:
+    """The jobs that read all of a zoo's fits: the comparison, its figure, and the figure of
+    each task kind the zoo has (predicted vs true for regression, per label for multilabel)."""
+    kinds = {task["kind"] for task in WORLD["lol"]["tasks"][zoo].values()}
+    return [job("compare_lol", zoo=zoo), job("plot_lol", zoo=zoo),
+            *([job("plot_predictions_lol", zoo=zoo)] if "regression" in kinds else []),
+            *([job("plot_labels_lol", zoo=zoo)] if "multilabel" in kinds else [])]
+
+
 def after_fits(zoo: str) -> list[tuple]:
-    return [job("compare_lol", zoo=zoo), job("plot_lol", zoo=zoo), job("all")]
+    return [*report_jobs(zoo), job("all")]
 
 
 def zoo_jobs(zoo: str) -> list[tuple]:
     """Everything downstream of one zoo's shards."""
     return [job("gather_labels", zoo=zoo), job("pack", zoo=zoo), *fits(zoo), job("summarize_zoo", zoo=zoo),
-            job("compare_lol", zoo=zoo), job("plot_lol", zoo=zoo)]
+            *report_jobs(zoo)]
 
 
 class World(NamedTuple):
