@@ -199,16 +199,21 @@ LANGUAGE_TYPES = ("arc-sources",)
 PRODUCED_TYPES = {"synthetic", *DIFFUSION_TYPES, *LANGUAGE_TYPES}
 
 
-# LoL models: one `lolzoo fit` per (zoo, task, model, seed) of `lol.tasks`, then per zoo a
-# comparison table, its figure and the zoo's summary in results/report/<zoo>/.
+# LoL models: one `lolzoo fit` per (zoo, task, model, seed) of `lol.tasks`, then per zoo its
+# tables and figures in results/report/<zoo>/ (lol.smk, report.smk).
 LOL = config["lol"]
 LOL_ZOOS = [zoo for zoo, tasks in LOL["tasks"].items() if tasks]
+LOL_ZOO_PATTERN = "|".join(LOL_ZOOS) or "(?!)"  # the report rules match only zoos with tasks
+
+
+def fit_dirs(zoo, tasks):
+    return expand(f"{RESULTS}/lol/{zoo}/{{task}}/{{model}}/seed{{seed}}",
+                  task=tasks, model=LOL["models"], seed=LOL["seeds"])
 
 
 def lol_fit_dirs(wildcards):
     """Input function: every fit of one zoo (its tasks x the models x the seeds)."""
-    return expand(f"{RESULTS}/lol/{wildcards.zoo}/{{task}}/{{model}}/seed{{seed}}",
-                  task=LOL["tasks"][wildcards.zoo], model=LOL["models"], seed=LOL["seeds"])
+    return fit_dirs(wildcards.zoo, LOL["tasks"][wildcards.zoo])
 
 
 def rank_tasks(zoo):
@@ -218,8 +223,7 @@ def rank_tasks(zoo):
 
 def rank_fit_dirs(wildcards):
     """Input function: the fits of one zoo's rank-generalisation tasks."""
-    return expand(f"{RESULTS}/lol/{wildcards.zoo}/{{task}}/{{model}}/seed{{seed}}",
-                  task=rank_tasks(wildcards.zoo), model=LOL["models"], seed=LOL["seeds"])
+    return fit_dirs(wildcards.zoo, rank_tasks(wildcards.zoo))
 
 
 def lol_fit_flags(wildcards):

@@ -9,7 +9,7 @@ rule fit_lol:
     params:
         flags=lol_fit_flags,
     wildcard_constraints:
-        zoo="|".join(LOL_ZOOS) or "(?!)",
+        zoo=LOL_ZOO_PATTERN,
         task="|".join(sorted({task for tasks in LOL["tasks"].values() for task in tasks})) or "(?!)",
         model="|".join(re.escape(model) for model in LOL["models"]),
         seed=r"\d+",
@@ -44,6 +44,8 @@ rule compare_lol:
         ),
     params:
         table=lambda wildcards, output: Path(output.csv).with_suffix(""),
+    wildcard_constraints:
+        zoo=LOL_ZOO_PATTERN,
     log:
         f"{RESULTS}/logs/{{zoo}}/compare_lol.log",
     threads: 1
@@ -67,6 +69,8 @@ rule plot_lol:
             subcategory="{zoo}",
             labels={"result": "comparison figure"},
         ),
+    wildcard_constraints:
+        zoo=LOL_ZOO_PATTERN,
     log:
         f"{RESULTS}/logs/{{zoo}}/plot_lol.log",
     threads: 1
@@ -90,6 +94,8 @@ rule plot_predictions_lol:
             subcategory="{zoo}",
             labels={"result": "predicted vs true"},
         ),
+    wildcard_constraints:
+        zoo=LOL_ZOO_PATTERN,
     log:
         f"{RESULTS}/logs/{{zoo}}/plot_predictions_lol.log",
     threads: 1
@@ -113,6 +119,8 @@ rule plot_labels_lol:
             subcategory="{zoo}",
             labels={"result": "accuracy per label"},
         ),
+    wildcard_constraints:
+        zoo=LOL_ZOO_PATTERN,
     log:
         f"{RESULTS}/logs/{{zoo}}/plot_labels_lol.log",
     threads: 1
@@ -148,6 +156,8 @@ rule rank_generalisation_lol:
         ),
     params:
         table=lambda wildcards, output: Path(output.csv).with_suffix(""),
+    wildcard_constraints:
+        zoo=LOL_ZOO_PATTERN,
     log:
         f"{RESULTS}/logs/{{zoo}}/rank_generalisation_lol.log",
     threads: 1
@@ -176,6 +186,8 @@ rule speedup_lol:
         ),
     params:
         table=lambda wildcards, output: Path(output.csv).with_suffix(""),
+    wildcard_constraints:
+        zoo=LOL_ZOO_PATTERN,
     log:
         f"{RESULTS}/logs/{{zoo}}/speedup_lol.log",
     threads: 1

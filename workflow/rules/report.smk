@@ -17,6 +17,8 @@ rule summarize_zoo:
             subcategory="{zoo}",
             labels={"table": "{name}"},
         ),
+    wildcard_constraints:
+        zoo=LOL_ZOO_PATTERN,
     log:
         f"{RESULTS}/logs/{{zoo}}/summarize_zoo.log",
     threads: 1
