@@ -99,3 +99,33 @@ def test_tiny_clip_run_is_deterministic(built, tmp_path):
         (tmp_path / "b" / "open_clip_model.safetensors").read_bytes()
     assert json.loads((tmp_path / "a" / "base.json").read_text())["pretraining"]["clip_steps"] == 2
     load_tiny_clip(tmp_path / "a")
+
+
+def test_continue_trains_only_the_unet_of_a_pretrained_sd(built, tmp_path, capsys):
+    parent, sibling = tmp_path / "parent", tmp_path / "sibling"
+    assert main(["pretrain-base", "--kind", "tiny-sd", "--base", str(built / "sd"), "--out", str(parent),
+                 "--text-encoder", str(built / "clip"), "--steps", "1", "--vae-steps", "1", *QUICK]) == 0
+    assert main(["pretrain-base", "--kind", "tiny-sd", "--base", str(parent), "--out", str(sibling), "--continue",
+                 "--steps", "2", "--seed", "1", *QUICK]) == 0
+    record = json.loads((sibling / "base.json").read_text())["pretraining"]
+    assert record["unet_steps"] == 2 and record["seed"] == 1 and record["continued_from"] == str(parent)
+    assert record["parent_pretraining"]["vae_steps"] == 1
+    old, new = load_tiny_sd(parent), load_tiny_sd(sibling)
+    for part in ("vae", "text_encoder"):  # shared with the parent bit for bit, as SD 1.5's are SD 1.4's
+        for (name, a), b in zip(getattr(old, part).state_dict().items(), getattr(new, part).state_dict().values()):
+            assert torch.equal(a, b), f"{part}.{name} changed"
+    assert new.vae.config.scaling_factor == old.vae.config.scaling_factor
+    changed = [name for (name, a), b in zip(old.unet.state_dict().items(), new.unet.state_dict().values())
+               if not torch.equal(a, b)]
+    assert len(changed) > len(old.unet.state_dict()) // 2
+
+    # an untrained base, a VAE budget or another kind are refused before any training
+    capsys.readouterr()  # the runs' progress bars
+    common = ["--out", str(tmp_path / "o"), "--continue", "--steps", "1"]
+    assert main(["pretrain-base", "--kind", "tiny-sd", "--base", str(built / "sd"), *common]) == 2
+    assert "untrained" in one_line_error(capsys)
+    assert main(["pretrain-base", "--kind", "tiny-sd", "--base", str(parent), "--vae-steps", "1", *common]) == 2
+    assert "keeps the base's VAE" in one_line_error(capsys)
+    assert main(["pretrain-base", "--kind", "tiny-clip", "--base", str(built / "clip"), *common]) == 2
+    assert "tiny-sd option" in one_line_error(capsys)
+    assert not (tmp_path / "o").exists()

@@ -5,6 +5,8 @@
 # them, and forcing the rules (`--forcerun pretrain_base`) rebuilds them from the config.
 # The language base (tiny-qwen2) trains its tokenizer and its pretraining on the ARC train
 # split, so those two steps take the prepared ARC folder as input (about one CPU-minute).
+# A tiny-sd with a `parent` is a sibling base (SD 1.5 to the parent's SD 1.4): its pretraining
+# starts from the parent's weights and trains only the UNet further, with its own seed.
 TINY_PRETRAINED = ("tiny-sd", "tiny-clip", "tiny-qwen2")
 
 
@@ -34,7 +36,7 @@ rule build_base:
 
 rule pretrain_base:
     input:
-        base=f"{RESULTS}/bases/untrained/{{base}}",
+        base=pretraining_start,
         data=lm_base_data,
         text_encoder=sd_text_encoder_base,
     output:

@@ -6,7 +6,11 @@ lolzoo.bases.pretrain_lm: validation loss and the unigram yardstick go into base
 tiny-sd trains the VAE first (a `--vae-share` of the time, default 35%), sets its latent scale,
 then the UNet on its latents with the rest (plus any VAE time left over); with `--text-encoder
 CLIP_DIR` the pipeline's text encoder becomes that pretrained tiny CLIP's text tower and stays
-frozen, as SD 1.x's does. tiny-clip trains the contrastive model. The output folder has the
+frozen, as SD 1.x's does. With `--continue`, --base is an already pretrained tiny-sd and only its
+UNet trains further (from its weights, on a new `--seed`'s batches and noise), keeping its VAE,
+latent scale and text encoder: a sibling base, as SD 1.5 is SD 1.4's (both trained on from one
+parent, sharing the VAE and the frozen CLIP text encoder), so that their LoRAs live in related
+weight spaces. tiny-clip trains the contrastive model. The output folder has the
 input's layout (it loads the same way) and a base.json that records the steps each part ran,
 its losses and times.
 
@@ -43,6 +47,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--vae-share", type=float, default=0.35, help="tiny-sd: share of --minutes for the VAE")
     parser.add_argument("--text-encoder", type=Path, default=None,
                         help="tiny-sd: a pretrained tiny-clip folder whose text tower becomes the frozen text encoder")
+    parser.add_argument("--continue", dest="continue_training", action="store_true",
+                        help="tiny-sd: --base is pretrained; train its UNet further, keep its VAE and text encoder")
     parser.add_argument("--digit-share", type=float, default=None,
                         help="tiny-sd: the share of digits in a UNet batch (default: their share of the images)")
     parser.add_argument("--faces", type=int, default=1800, help="face images in the training set (plus all 1,797 digits)")
@@ -82,7 +88,9 @@ def check_arguments(args) -> None:
         raise UserError(f"{args.base}: holds a {kind} base, not {args.kind}")
     if args.minutes is None and args.steps is None:
         raise UserError("give a budget: --minutes, --steps or both")
-    if args.kind == "tiny-sd" and args.minutes is None and args.vae_steps is None:
+    if args.continue_training:
+        check_continue_arguments(args)
+    elif args.kind == "tiny-sd" and args.minutes is None and args.vae_steps is None:
         raise UserError("tiny-sd with a step budget needs --vae-steps too")
     if (args.kind == "tiny-qwen2") != (args.data is not None):
         raise UserError("--data (a prepared ARC folder) is needed by tiny-qwen2, and only by it")
@@ -96,6 +104,16 @@ def check_arguments(args) -> None:
         raise UserError(f"--vae-share must be between 0 and 1, not {args.vae_share}")
     if args.threads < 1:
         raise UserError(f"--threads must be at least 1, not {args.threads}")
+
+
+def check_continue_arguments(args) -> None:
+    """--continue trains a pretrained tiny-sd's UNet only: its VAE and text encoder are kept."""
+    if args.kind != "tiny-sd":
+        raise UserError("--continue is a tiny-sd option")
+    if not json.loads((args.base / CARD_FILE).read_text()).get("trained"):
+        raise UserError(f"{args.base}: --continue needs a pretrained tiny-sd (this one is untrained)")
+    if args.vae_steps is not None or args.text_encoder is not None:
+        raise UserError("--continue keeps the base's VAE and text encoder: drop --vae-steps and --text-encoder")
 
 
 def base_kind(folder: Path, hint: str) -> str:
@@ -113,6 +131,8 @@ def pretrain_tiny_sd(args, data, folder: Path) -> tuple[dict, dict]:
     from lolzoo.bases.tiny_sd import load_tiny_sd, save_tiny_sd
 
     pipeline = load_tiny_sd(args.base)
+    if args.continue_training:
+        return continue_tiny_sd(args, data, pipeline, folder)
     if args.text_encoder is not None:
         from lolzoo.bases.clip_text_encoder import load_clip_text_tower
         from lolzoo.bases.tiny_clip import load_tiny_clip
@@ -144,6 +164,28 @@ def pretrain_tiny_sd(args, data, folder: Path) -> tuple[dict, dict]:
               "unet_steps": len(unet_losses), "unet_seconds": round(time.monotonic() - unet_started, 1),
               "unet_loss_first_last": [unet_losses[0], _tail_mean(unet_losses)]}
     return record, {"vae": vae_losses, "unet": unet_losses}
+
+
+def continue_tiny_sd(args, data, pipeline, folder: Path) -> tuple[dict, dict]:
+    """A sibling of a pretrained tiny-sd: its UNet trained on, everything else kept bit for bit."""
+    from lolzoo.bases.pretrain_budget import Budget
+    from lolzoo.bases.pretrain_unet import train_unet
+    from lolzoo.bases.tiny_sd import save_tiny_sd
+
+    parent = json.loads((args.base / CARD_FILE).read_text())
+    started = time.monotonic()
+    losses = train_unet(pipeline, data.images, data.captions,
+                        Budget(steps=args.steps, seconds=None if args.minutes is None else 60.0 * args.minutes),
+                        seed=args.seed, train_text_encoder=False, domains=data.domains,
+                        domain_shares=None if args.digit_share is None else {"digit": args.digit_share},
+                        log_every=args.log_every)
+    save_tiny_sd(pipeline, folder)
+    record = {"seed": args.seed, "threads": args.threads, "images": len(data), "minutes": args.minutes,
+              "continued_from": str(args.base), "parent_pretraining": parent.get("pretraining"),
+              "text_encoder": "the parent's, frozen", "vae": "the parent's", "digit_share": args.digit_share,
+              "unet_steps": len(losses), "unet_seconds": round(time.monotonic() - started, 1),
+              "unet_loss_first_last": [losses[0], _tail_mean(losses)]}
+    return record, {"unet": losses}
 
 
 def pretrain_tiny_clip(args, data, folder: Path) -> tuple[dict, dict]:

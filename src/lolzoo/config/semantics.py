@@ -35,6 +35,7 @@ def check_semantics(config: dict, base_dir: Path) -> None:
                 raise ConfigError(f"config key '{where}.count': {zoo['count']} LoRAs need {zoo['count']} "
                                   f"subjects but 'data.{zoo['data']}.identities' is {identities}")
     _check_lol_tasks(config)
+    _check_transfer(config)
     split = config["lol"]["split"]
     if not math.isclose(split["train"] + split["val"] + split["test"], 1.0, abs_tol=1e-9):
         raise ConfigError(f"config key 'lol.split': train + val + test must be 1, got "
@@ -57,6 +58,22 @@ def _check_lol_tasks(config: dict) -> None:
                                   f"predicts one column, got {task['targets']}")
 
 
+def _check_transfer(config: dict) -> None:
+    """Cross-base transfer tests a zoo's fitted models on other zoos of its type."""
+    zoos = config["zoos"]
+    for source, targets in config["lol"]["transfer"].items():
+        where = f"lol.transfer.{source}"
+        if not config["lol"]["tasks"].get(source):
+            raise ConfigError(f"config key '{where}': '{source}' has no LoL tasks (lol.tasks), so nothing to transfer")
+        for target in targets:
+            if target == source or target not in zoos:
+                others = ", ".join(sorted(z for z in zoos if z != source))
+                raise ConfigError(f"config key '{where}': '{target}' is not another entry of 'zoos' (known: {others})")
+            if zoos[target]["type"] != zoos[source]["type"]:
+                raise ConfigError(f"config key '{where}': '{target}' is a {zoos[target]['type']} zoo, "
+                                  f"'{source}' a {zoos[source]['type']} zoo; transfer needs LoRAs of one kind")
+
+
 def _check_pretraining(bases: dict) -> None:
     """A tiny SD, CLIP or Qwen2 base is pretrained by a workflow rule, from its `pretrain` step budget."""
     for name, base in bases.items():
@@ -68,7 +85,9 @@ def _check_pretraining(bases: dict) -> None:
         if pretrain is not None and base["kind"] not in PRETRAINED_BY_THE_WORKFLOW:
             raise ConfigError(f"config key '{where}.pretrain': only {', '.join(PRETRAINED_BY_THE_WORKFLOW)} "
                               f"bases are pretrained by the workflow, not {base['kind']}")
-        if base["kind"] == "tiny-sd" and "vae_steps" not in pretrain:
+        if "parent" in base:
+            _check_parent(bases, name)
+        elif base["kind"] == "tiny-sd" and "vae_steps" not in pretrain:
             raise ConfigError(f"config key '{where}.pretrain.vae_steps' is missing: a tiny-sd base trains its VAE first")
         if base["kind"] in ("tiny-clip", "tiny-qwen2") and "vae_steps" in pretrain:
             raise ConfigError(f"config key '{where}.pretrain.vae_steps': a {base['kind']} base has no VAE")
@@ -76,6 +95,29 @@ def _check_pretraining(bases: dict) -> None:
             raise ConfigError(f"config key '{where}.pretrain.digit_share': only a tiny-sd base draws digits")
         if "text_encoder" in base:
             _check_text_encoder(bases, name)
+
+
+def _check_parent(bases: dict, name: str) -> None:
+    """A sibling tiny-sd trains a pretrained tiny-sd's UNet further and keeps its VAE and text encoder."""
+    where, base = f"bases.{name}", bases[name]
+    parent = base["parent"]
+    if base["kind"] != "tiny-sd":
+        raise ConfigError(f"config key '{where}.parent': only a tiny-sd base has a parent, not a {base['kind']}")
+    if parent == name or bases.get(parent, {}).get("kind") != "tiny-sd":
+        tiny_sds = ", ".join(sorted(n for n, b in bases.items() if b["kind"] == "tiny-sd" and n != name)) or "none"
+        raise ConfigError(f"config key '{where}.parent': '{parent}' is not another tiny-sd entry of 'bases' "
+                          f"(tiny-sd: {tiny_sds})")
+    seen = {name}
+    while "parent" in bases.get(parent, {}):  # a chain of siblings is fine, a loop is not
+        if parent in seen:
+            raise ConfigError(f"config key '{where}.parent': the parents of '{name}' form a loop")
+        seen.add(parent)
+        parent = bases[parent]["parent"]
+    for key in ("text_encoder", "pretrain.vae_steps"):
+        section, _, field = key.rpartition(".")
+        if field in (base.get(section, {}) if section else base):
+            raise ConfigError(f"config key '{where}.{key}': a base with a parent keeps the parent's "
+                              "VAE and text encoder")
 
 
 def _check_text_encoder(bases: dict, name: str) -> None:

@@ -180,19 +180,20 @@ def legend(split: str, seeds: str) -> str:
             f"acc: accuracy (mean over labels for multilabel), AUROC: mean over labels.")
 
 
-def markdown(long: pd.DataFrame, split: str = "test", digits: int = 3) -> str:
+def markdown(long: pd.DataFrame, split: str = "test", digits: int = 3, preface: str = "") -> str:
+    """The table in Markdown; `preface` goes before the legend (what the columns are)."""
     header, rows, seeds = formatted(long, digits)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cells) + " |" for cells in rows]
-    return "\n".join(lines + ["", legend(split, seeds)]) + "\n"
+    return "\n".join(lines + ["", preface + legend(split, seeds)]) + "\n"
 
 
-def html(long: pd.DataFrame, split: str = "test", digits: int = 3) -> str:
+def html(long: pd.DataFrame, split: str = "test", digits: int = 3, preface: str = "") -> str:
     """A standalone HTML page of the table (what the Snakemake report shows)."""
     from lolzoo.report.html_table import html_page
 
     header, rows, seeds = formatted(long, digits)
-    return html_page(pd.DataFrame(rows, columns=header), legend(split, seeds))
+    return html_page(pd.DataFrame(rows, columns=header), preface + legend(split, seeds))
 
 
 def _format(cell, digits: int, spread: bool = True) -> str:

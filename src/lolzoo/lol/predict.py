@@ -25,26 +25,33 @@ class LayoutMismatch(LolzooError):
     """A LoRA that the trained model cannot read; the message lists what does not match."""
 
 
-def lora_batch(lora: Lora, trained: TrainedModel) -> LoraBatch:
-    """The LoRA as a batch of one, in the trained module order; raises LayoutMismatch."""
-    by_key = {module.key: module for module in lora.modules}
-    expected = {spec.key: spec for spec in trained.modules}
-    missing = [key for key in expected if key not in by_key]
-    unexpected = [key for key in by_key if key not in expected]
-    wrong_shape = [f"{key} is {by_key[key].out_features}x{by_key[key].in_features}, "
-                   f"trained {spec.n}x{spec.m}"
-                   for key, spec in expected.items()
-                   if key in by_key and (by_key[key].out_features, by_key[key].in_features) != (spec.n, spec.m)]
+def layout_problems(trained: TrainedModel, shapes: dict[str, tuple[int, int]]) -> str | None:
+    """What keeps LoRAs with these module keys -> (out, in) shapes from the trained layout, or None."""
+    expected = {spec.key: (spec.n, spec.m) for spec in trained.modules}
+    missing = [key for key in expected if key not in shapes]
+    unexpected = [key for key in shapes if key not in expected]
+    wrong_shape = [f"{key} is {shapes[key][0]}x{shapes[key][1]}, trained {n}x{m}"
+                   for key, (n, m) in expected.items() if key in shapes and shapes[key] != (n, m)]
     problems = [f"{label} ({len(items)}): {'; '.join(items[:SHOWN])}{' ...' if len(items) > SHOWN else ''}"
                 for label, items in (("missing modules", missing), ("modules not in the trained layout", unexpected),
                                      ("shapes differ", wrong_shape)) if items]
+    if not problems:
+        return None
+    return (f"does not match the trained layout ({len(expected)} modules of zoo "
+            f"{trained.info.get('zoo', {}).get('name', '?')!r}): " + " | ".join(problems))
+
+
+def lora_batch(lora: Lora, trained: TrainedModel) -> LoraBatch:
+    """The LoRA as a batch of one, in the trained module order; raises LayoutMismatch."""
+    by_key = {module.key: module for module in lora.modules}
+    problems = layout_problems(trained, {key: (m.out_features, m.in_features) for key, m in by_key.items()})
     if problems:
-        raise LayoutMismatch(f"does not match the trained layout ({len(expected)} modules of zoo "
-                             f"{trained.info.get('zoo', {}).get('name', '?')!r}): " + " | ".join(problems))
+        raise LayoutMismatch(problems)
+    expected = [spec.key for spec in trained.modules]
     modules = [by_key[key] for key in expected]
     rank = max(trained.rank, max(m.rank for m in modules))
-    U = [_pad(m.U.to(torch.float32) * m.scale, rank) for m in modules]  # α/r folded, as load_zoo does
-    V = [_pad(m.V.to(torch.float32), rank) for m in modules]
+    U = [pad_rank(m.U.to(torch.float32) * m.scale, rank) for m in modules]  # α/r folded, as load_zoo does
+    V = [pad_rank(m.V.to(torch.float32), rank) for m in modules]
     return LoraBatch([u.unsqueeze(0) for u in U], [v.unsqueeze(0) for v in V])
 
 
@@ -59,5 +66,6 @@ def predict_lora(lora: Lora, trained: TrainedModel):
     return trained.task.describe(outputs)[0]
 
 
-def _pad(factor: torch.Tensor, rank: int) -> torch.Tensor:
-    return F.pad(factor, (0, rank - factor.shape[1]))
+def pad_rank(factor: torch.Tensor, rank: int) -> torch.Tensor:
+    """Zero columns up to `rank` (the last axis): ΔW = U Vᵀ is unchanged."""
+    return F.pad(factor, (0, rank - factor.shape[-1]))
