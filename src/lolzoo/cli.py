@@ -31,6 +31,7 @@ VERBS = {
     "plot-comparison": ("lolzoo.report.comparison_figure_cli", "a figure of fitted models: mean ± std over seeds per task, beside the trivial baseline"),
     "plot-predictions": ("lolzoo.report.prediction_figure_cli", "predicted vs true labels of fitted regression models, a panel per task and model"),
     "plot-labels": ("lolzoo.report.label_figure_cli", "accuracy per label of fitted multilabel models, beside the training-majority baseline"),
+    "plot-extremes": ("lolzoo.report.extremes_figure_cli", "the base's samples beside the test LoRAs a fit predicts best and worst on CLIP score (the paper's figure 3)"),
     "rank-generalisation": ("lolzoo.report.rank_generalisation_cli", "fitted models' test score per LoRA rank (trained on some ranks, tested on all)"),
     "runtime-scaling": ("lolzoo.report.runtime_scaling", "LoL preprocessing and forward time per LoRA on GPT-3-shaped LoRAs (the paper's figure 5)"),
     "speedup": ("lolzoo.report.speedup_cli", "LoL time per LoRA against the standard evaluation's (CLIP score, ARC-C), per model"),

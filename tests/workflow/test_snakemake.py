@@ -166,6 +166,12 @@ def test_lol_models_are_fitted_compared_and_reported(test_world, tmp_path):
     # accuracy per label where a zoo has a multilabel task: the synthetic zoo's signs
     assert (report / "synthetic" / "labels.png").read_bytes()[:4] == b"\x89PNG"
     assert not (report / "celeba" / "labels.png").exists()
+    # the paper's figure 3 where a diffusion zoo has a clip_score task: GL-net's best and worst test LoRAs
+    assert (report / "celeba" / "extremes.png").read_bytes()[:4] == b"\x89PNG"
+    extremes = json.loads((report / "celeba" / "extremes.json").read_text())
+    assert extremes["model"] == "glnet" and extremes["seed"] == 0 and extremes["best"]
+    assert extremes["fit"] == "results/lol/celeba/clip_score/glnet/seed0"
+    assert not (report / "synthetic" / "extremes.png").exists() and not (report / "arc" / "extremes.png").exists()
     # the paper's figure 5 at 125M: every model timed but MLP + Dense, over the 0.5 GB budget
     scaling = pd.read_csv(report / "runtime_scaling" / "runtime_scaling.csv").set_index("kind")
     assert scaling.loc[["mlp", "o-align", "svd", "glnet"], "total_ms"].gt(0).all()
@@ -198,7 +204,7 @@ def test_lol_models_are_fitted_compared_and_reported(test_world, tmp_path):
     for zoo in config["lol"]["tasks"]:
         for name in ("comparison.html", "comparison.png", "predictions.png"):
             assert f"results/report/{zoo}/{name}" in page
-    assert "digits_grid.png" in page and "benchmarks.html" in page
+    assert "digits_grid.png" in page and "benchmarks.html" in page and "results/report/celeba/extremes.png" in page
 
 
 def test_rebuilding_a_zoo_reruns_only_the_shard_of_its_missing_lora(test_world):

@@ -267,12 +267,34 @@ def lol_report_targets():
     targets += [f"{RESULTS}/report/{zoo}/predictions.png" for zoo in LOL_ZOOS if has_task(zoo, "regression")]
     targets += [f"{RESULTS}/report/{zoo}/labels.png" for zoo in LOL_ZOOS if has_task(zoo, "multilabel")]
     targets += [f"{RESULTS}/report/{zoo}/ranks.html" for zoo in LOL_ZOOS if rank_tasks(zoo)]
+    targets += [f"{RESULTS}/report/{zoo}/extremes.png" for zoo in LOL_ZOOS if extremes_fit(zoo)]
     return targets + ([f"{RESULTS}/report/runtime_scaling"] if "runtime_scaling" in LOL else [])
 
 
 def has_task(zoo, kind):
     """Whether one of a zoo's LoL tasks is of this kind (its figures need one)."""
     return any(task["kind"] == kind for task in LOL["tasks"][zoo].values())
+
+
+def extremes_fit(zoo):
+    """The fit the paper's figure 3 picks its LoRAs from, or None: GL-net (else the last model
+    listed) at the lowest seed, on the zoo's first regression task of exactly [clip_score]."""
+    if config["zoos"][zoo]["type"] not in DIFFUSION_TYPES:
+        return None
+    tasks = [name for name, task in LOL["tasks"].get(zoo, {}).items()
+             if task["kind"] == "regression" and task["targets"] == ["clip_score"]]
+    if not tasks:
+        return None
+    model = "glnet" if "glnet" in LOL["models"] else LOL["models"][-1]
+    return f"{RESULTS}/lol/{zoo}/{tasks[0]}/{model}/seed{min(LOL['seeds'])}"
+
+
+def extremes_fit_dir(wildcards):
+    """Input function: extremes_fit of the wildcard's zoo."""
+    return extremes_fit(wildcards.zoo)
+
+
+EXTREMES_ZOO_PATTERN = "|".join(zoo for zoo in LOL_ZOOS if extremes_fit(zoo)) or "(?!)"
 
 
 def all_targets():

@@ -133,6 +133,40 @@ rule plot_labels_lol:
         "python -m lolzoo plot-labels {input} --out {output} > {log} 2>&1"
 
 
+# The paper's figure 3: the base's samples beside the test LoRAs one fit predicts best and worst
+# on CLIP score (common.smk's extremes_fit), sampled again as their evaluation sampled them.
+rule plot_extremes_lol:
+    input:
+        fit=extremes_fit_dir,
+        base=base_dir("base"),
+        loras=shard_outputs(f"{RESULTS}/{{zoo}}/loras/{{shard}}"),
+    output:
+        png=report(
+            f"{RESULTS}/report/{{zoo}}/extremes.png",
+            caption="../report/extremes.rst",
+            category="LoL models",
+            subcategory="{zoo}",
+            labels={"result": "best and worst predicted"},
+        ),
+        json=f"{RESULTS}/report/{{zoo}}/extremes.json",
+    params:
+        job=zoo_job("evaluation"),
+    wildcard_constraints:
+        zoo=EXTREMES_ZOO_PATTERN,
+    log:
+        f"{RESULTS}/logs/{{zoo}}/plot_extremes_lol.log",
+    threads: 1
+    resources:  # the evaluation's pipeline, for a few LoRAs: its memory, a GPU where it has one
+        gpu=config["gpus_per_job"],
+        mem_mb=attempt_scaled("evaluate_diffusion", "mem_mb"),
+        runtime=30,
+    conda:
+        "../../envs/lolzoo.yaml"
+    shell:
+        "OMP_NUM_THREADS={threads} python -m lolzoo plot-extremes {input.fit} --base {input.base}"
+        " --loras {input.loras} --job {params.job:q} --out {output.png} > {log} 2>&1"
+
+
 # Rank generalisation: the fits of tasks trained on some ranks only, scored per LoRA rank.
 rule rank_generalisation_lol:
     input:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from lolzoo.diffusion.batched_lora import BatchedLora, LoraShape
+from lolzoo.diffusion.batched_lora import BatchedLora, LoraShape, Router
 from lolzoo.diffusion.job import EvaluationSettings
 from lolzoo.errors import LolzooError
 from lolzoo.lora import Lora
@@ -142,6 +142,21 @@ def generate(pipeline, shard: BatchedLora, settings: EvaluationSettings, show_pr
         shard.router.index = None
     images = torch.cat(chunks)
     return images.reshape(len(shard), len(prompts), *images.shape[1:])
+
+
+class _NoLoras:
+    """A one-slot stand-in for a BatchedLora that hooks nothing: `generate` then samples the base."""
+
+    def __init__(self):
+        self.router = Router()
+
+    def __len__(self) -> int:
+        return 1
+
+
+def generate_base(pipeline, settings: EvaluationSettings, show_progress: bool = False) -> torch.Tensor:
+    """(len(prompts), 3, H, W): the base's own images, from the same seeded noise as every LoRA's."""
+    return generate(pipeline, _NoLoras(), settings, show_progress)[0]
 
 
 def clip_scores(clip, images: torch.Tensor, prompts, images_per_batch: int = IMAGES_PER_BATCH) -> list[float]:

@@ -56,8 +56,9 @@ class EvaluationSettings:
     guidance_scale: float
 
 
-def parse_job(text: str) -> dict:
-    return shard_job.parse_job(text, ZOO_TYPES, "diffusion")
+def parse_job(text: str, needs_recipes: bool = True) -> dict:
+    """needs_recipes=False: a job about the zoo's base alone (zoo_job), e.g. sampling the base."""
+    return shard_job.parse_job(text, ZOO_TYPES, "diffusion", needs_recipes)
 
 
 def training_settings(job: dict) -> list[TrainingSettings]:
