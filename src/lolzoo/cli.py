@@ -33,6 +33,7 @@ VERBS = {
     "plot-labels": ("lolzoo.report.label_figure_cli", "accuracy per label of fitted multilabel models, beside the training-majority baseline"),
     "plot-extremes": ("lolzoo.report.extremes_figure_cli", "the base's samples beside the test LoRAs a fit predicts best and worst on CLIP score (the paper's figure 3)"),
     "rank-generalisation": ("lolzoo.report.rank_generalisation_cli", "fitted models' test score per LoRA rank (trained on some ranks, tested on all)"),
+    "transfer": ("lolzoo.report.transfer_cli", "fitted models tested on the LoRAs of a sibling base, beside their in-base scores"),
     "runtime-scaling": ("lolzoo.report.runtime_scaling", "LoL preprocessing and forward time per LoRA on GPT-3-shaped LoRAs (the paper's figure 5)"),
     "speedup": ("lolzoo.report.speedup_cli", "LoL time per LoRA against the standard evaluation's (CLIP score, ARC-C), per model"),
     "summarize-zoo": ("lolzoo.report.summary_cli", "a packed zoo's summary tables: size, label distributions, time and memory per job"),

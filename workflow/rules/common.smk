@@ -35,6 +35,14 @@ def zoo_spec_json(wildcards):
     for section, key in (("bases", "base"), ("bases", "clip"), ("data", "data")):
         if key in zoo:
             spec.setdefault(section, {})[zoo[key]] = config[section][zoo[key]]
+    bases = spec.get("bases", {})
+    pending = list(bases)
+    while pending:  # and the bases those name: a sibling's parent, a text encoder's CLIP
+        base = bases[pending.pop()]
+        for name in (base.get("parent"), base.get("text_encoder")):
+            if name and name not in bases:
+                bases[name] = config["bases"][name]
+                pending.append(name)
     return json.dumps(spec, sort_keys=True)
 
 
@@ -130,10 +138,12 @@ def pretrain_budget(base):
     if base["kind"] == "tiny-qwen2":  # learns the text of its ARC data (lm_base_data)
         return f"--steps {pretrain['steps']}"
     flags = f"--steps {pretrain['steps']} --faces {pretrain['faces']}"
-    if base["kind"] == "tiny-sd":
+    if "parent" in base:  # a sibling trains its parent's UNet on: VAE and text encoder are the parent's
+        flags += " --continue"
+    elif base["kind"] == "tiny-sd":
         flags += f" --vae-steps {pretrain['vae_steps']}"
-        if "digit_share" in pretrain:
-            flags += f" --digit-share {pretrain['digit_share']}"
+    if "digit_share" in pretrain:  # tiny-sd only (validated)
+        flags += f" --digit-share {pretrain['digit_share']}"
     return flags
 
 
@@ -161,6 +171,12 @@ def diffusion_base_roles():
             if zoo.get(key) and config["bases"][zoo[key]]["kind"] == "pretrained":
                 roles[zoo[key]] = role
     return roles
+
+
+def pretraining_start(wildcards):
+    """Input function: what pretraining starts from: a freshly built base, or a sibling's parent."""
+    parent = config["bases"][wildcards.base].get("parent")
+    return f"{RESULTS}/bases/{parent}" if parent else f"{RESULTS}/bases/untrained/{wildcards.base}"
 
 
 def lm_base_data(wildcards):
@@ -226,6 +242,11 @@ def rank_fit_dirs(wildcards):
     return fit_dirs(wildcards.zoo, rank_tasks(wildcards.zoo))
 
 
+def transfer_zoos(wildcards):
+    """Input function: the packed sibling zoos a zoo's fits are also tested on (lol.transfer)."""
+    return [f"{RESULTS}/zoos/{sibling}.parquet" for sibling in LOL["transfer"][wildcards.zoo]]
+
+
 def lol_fit_flags(wildcards):
     """The `lolzoo fit` flags of one task and model, from the config (a change reruns the fit)."""
     task = LOL["tasks"][wildcards.zoo][wildcards.task]
@@ -268,6 +289,7 @@ def lol_report_targets():
     targets += [f"{RESULTS}/report/{zoo}/labels.png" for zoo in LOL_ZOOS if has_task(zoo, "multilabel")]
     targets += [f"{RESULTS}/report/{zoo}/ranks.html" for zoo in LOL_ZOOS if rank_tasks(zoo)]
     targets += [f"{RESULTS}/report/{zoo}/extremes.png" for zoo in LOL_ZOOS if extremes_fit(zoo)]
+    targets += [f"{RESULTS}/report/{zoo}/transfer.html" for zoo in LOL["transfer"]]
     return targets + ([f"{RESULTS}/report/runtime_scaling"] if "runtime_scaling" in LOL else [])
 
 

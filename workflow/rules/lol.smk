@@ -204,6 +204,38 @@ rule rank_generalisation_lol:
         "python -m lolzoo rank-generalisation {input.fits} --zoo {input.zoo} --out {params.table} > {log} 2>&1"
 
 
+# Cross-base transfer: a zoo's fits tested on the LoRAs of sibling bases (lol.transfer).
+rule transfer_lol:
+    input:
+        fits=lol_fit_dirs,
+        zoos=transfer_zoos,
+    output:
+        csv=f"{RESULTS}/report/{{zoo}}/transfer.csv",
+        md=f"{RESULTS}/report/{{zoo}}/transfer.md",
+        html=report(
+            f"{RESULTS}/report/{{zoo}}/transfer.html",
+            caption="../report/transfer.rst",
+            category="LoL models",
+            subcategory="{zoo}",
+            labels={"result": "cross-base transfer"},
+        ),
+    params:
+        table=lambda wildcards, output: Path(output.csv).with_suffix(""),
+    wildcard_constraints:
+        zoo="|".join(LOL["transfer"]) or "(?!)",
+    log:
+        f"{RESULTS}/logs/{{zoo}}/transfer_lol.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/lolzoo.yaml"
+    shell:
+        "OMP_NUM_THREADS={threads} python -m lolzoo transfer {input.fits} --zoo {input.zoos} --out {params.table}"
+        " > {log} 2>&1"
+
+
 # What the LoL models are for: labelling a LoRA without generating images or answering ARC.
 rule speedup_lol:
     input:
