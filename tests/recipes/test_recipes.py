@@ -35,8 +35,9 @@ def paper_zoo(name: str) -> pd.DataFrame:
 
 def test_paper_counts_and_columns():
     table = paper_table()
-    assert len(table) == 7946
-    assert table["zoo"].value_counts().to_dict() == {"celeba": 3900, "imagenette": 2046, "arc": 2000}
+    assert len(table) == 8246
+    assert table["zoo"].value_counts().to_dict() == {"celeba": 3900, "imagenette": 2046, "arc": 2000,
+                                                     "imagenette_sd15": 300}
     assert list(table.columns[:4]) == ["zoo", "lora_id", "index", "seed"]
     assert {"rank", "lora_alpha", "learning_rate"} <= set(table.columns)
     assert table["lora_id"].is_unique
@@ -142,7 +143,7 @@ def test_cli_errors_are_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "lolzoo", "recipes", "config/test.yaml", "--zoo", "nope"],
                             cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr.strip() == "lolzoo recipes: error: no zoo named nope in the config (zoos: celeba, imagenette, arc, synthetic)"
+    assert result.stderr.strip() == "lolzoo recipes: error: no zoo named nope in the config (zoos: celeba, celeba_sibling, imagenette, arc, synthetic)"
     bad = tmp_path / "bad.yaml"
     bad.write_text("world: x\nzoos: {arc: {count: -1}}\n")
     result = subprocess.run([sys.executable, "-m", "lolzoo", "recipes", str(bad)], cwd=REPO,

@@ -253,10 +253,11 @@ def test_broken_config_stops_before_any_job(tmp_path, edit, message):
 
 def test_paper_world_dry_runs_one_gpu_job_per_lora(tmp_path):
     jobs = dry_run_jobs(tmp_path, "--configfile", str(REPO / "config/paper.yaml"))
-    assert jobs["recipes"] == 3
-    assert jobs["finetune_diffusion"] == jobs["evaluate_diffusion"] == 3900 + 2046
-    assert jobs["finetune_data"] == 39 + 21  # data_shard_size 100: the images of 100 LoRAs a job
-    assert jobs["fetch_base"] == 3 and "pretrain_base" not in jobs  # SD 1.4, CLIP ViT-B-16, Qwen2-1.5B
+    assert jobs["recipes"] == 4
+    assert jobs["finetune_diffusion"] == jobs["evaluate_diffusion"] == 3900 + 2046 + 300  # + SD 1.5's imagenette
+    assert jobs["finetune_data"] == 39 + 21 + 3  # data_shard_size 100: the images of 100 LoRAs a job
+    assert jobs["fetch_base"] == 4 and "pretrain_base" not in jobs  # SD 1.4 and 1.5, CLIP ViT-B-16, Qwen2-1.5B
+    assert jobs["transfer_lol"] == 1
     assert jobs["finetune_language"] == jobs["evaluate_language"] == 2000 and jobs["evaluate_language_base"] == 1
     out = snakemake(tmp_path, "-n", "results/arc/loras/arc-01999-01999", "--configfile",
                     str(REPO / "config/paper.yaml")).stdout
