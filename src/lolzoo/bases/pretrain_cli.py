@@ -126,7 +126,6 @@ def base_kind(folder: Path, hint: str) -> str:
 
 def pretrain_tiny_sd(args, data, folder: Path) -> tuple[dict, dict]:
     from lolzoo.bases.pretrain_budget import Budget
-    from lolzoo.bases.pretrain_unet import train_unet
     from lolzoo.bases.pretrain_vae import set_latent_scale, train_vae
     from lolzoo.bases.tiny_sd import load_tiny_sd, save_tiny_sd
 
@@ -150,10 +149,7 @@ def pretrain_tiny_sd(args, data, folder: Path) -> tuple[dict, dict]:
     scale = set_latent_scale(pipeline.vae, data.images, seed=args.seed)
     unet_seconds = None if total_seconds is None else max(1.0, total_seconds - (time.monotonic() - started))
     unet_started = time.monotonic()
-    unet_losses = train_unet(pipeline, data.images, data.captions, Budget(steps=args.steps, seconds=unet_seconds),
-                             seed=args.seed, train_text_encoder=args.text_encoder is None, domains=data.domains,
-                             domain_shares=None if args.digit_share is None else {"digit": args.digit_share},
-                             log_every=args.log_every)
+    unet_losses = _train_unet(args, data, pipeline, unet_seconds, train_text_encoder=args.text_encoder is None)
     save_tiny_sd(pipeline, folder)
     record = {"seed": args.seed, "threads": args.threads, "images": len(data), "minutes": args.minutes,
               "text_encoder": "trained with the UNet" if args.text_encoder is None else f"frozen text tower of {args.text_encoder}",
@@ -168,17 +164,12 @@ def pretrain_tiny_sd(args, data, folder: Path) -> tuple[dict, dict]:
 
 def continue_tiny_sd(args, data, pipeline, folder: Path) -> tuple[dict, dict]:
     """A sibling of a pretrained tiny-sd: its UNet trained on, everything else kept bit for bit."""
-    from lolzoo.bases.pretrain_budget import Budget
-    from lolzoo.bases.pretrain_unet import train_unet
     from lolzoo.bases.tiny_sd import save_tiny_sd
 
     parent = json.loads((args.base / CARD_FILE).read_text())
     started = time.monotonic()
-    losses = train_unet(pipeline, data.images, data.captions,
-                        Budget(steps=args.steps, seconds=None if args.minutes is None else 60.0 * args.minutes),
-                        seed=args.seed, train_text_encoder=False, domains=data.domains,
-                        domain_shares=None if args.digit_share is None else {"digit": args.digit_share},
-                        log_every=args.log_every)
+    losses = _train_unet(args, data, pipeline, None if args.minutes is None else 60.0 * args.minutes,
+                         train_text_encoder=False)
     save_tiny_sd(pipeline, folder)
     record = {"seed": args.seed, "threads": args.threads, "images": len(data), "minutes": args.minutes,
               "continued_from": str(args.base), "parent_pretraining": parent.get("pretraining"),
@@ -186,6 +177,17 @@ def continue_tiny_sd(args, data, pipeline, folder: Path) -> tuple[dict, dict]:
               "unet_steps": len(losses), "unet_seconds": round(time.monotonic() - started, 1),
               "unet_loss_first_last": [losses[0], _tail_mean(losses)]}
     return record, {"unet": losses}
+
+
+def _train_unet(args, data, pipeline, seconds: float | None, train_text_encoder: bool) -> list[float]:
+    """The UNet's run of a tiny-sd, from scratch or continued: the flags' step budget, seed and digit share."""
+    from lolzoo.bases.pretrain_budget import Budget
+    from lolzoo.bases.pretrain_unet import train_unet
+
+    return train_unet(pipeline, data.images, data.captions, Budget(steps=args.steps, seconds=seconds),
+                      seed=args.seed, train_text_encoder=train_text_encoder, domains=data.domains,
+                      domain_shares=None if args.digit_share is None else {"digit": args.digit_share},
+                      log_every=args.log_every)
 
 
 def pretrain_tiny_clip(args, data, folder: Path) -> tuple[dict, dict]:

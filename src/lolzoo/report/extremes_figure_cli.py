@@ -48,9 +48,10 @@ def run(args) -> int:
 
     from lolzoo.bases.loading import load_sd_pipeline
     from lolzoo.diffusion.evaluate import generate, generate_base, load_shard
-    from lolzoo.io import atomic_file, atomic_write_json
+    from lolzoo.io import atomic_write_json
     from lolzoo.lora import read_lora
     from lolzoo.report.extremes_figure import extremes_figure
+    from lolzoo.report.figure_files import save_figure
     from lolzoo.runtime import pick_device, progress_enabled, quiet_library_progress
 
     quiet_library_progress()
@@ -62,8 +63,7 @@ def run(args) -> int:
     shard.detach()
 
     figure = extremes_figure(settings.prompts, base_images.numpy(), picks, lora_images.numpy(), fit)
-    with atomic_file(args.out) as tmp:
-        figure.savefig(tmp, dpi=110, format=args.out.suffix.lstrip(".") or "png")
+    save_figure(figure, args.out)
     atomic_write_json(args.out.with_suffix(".json"), extremes_document(fit, picks, settings.prompts, args.base))
     print(f"{fit.model} seed {fit.seed}: the base and {len(picks)} LoRAs on {len(settings.prompts)} prompts "
           f"-> {args.out}")

@@ -3,27 +3,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from lolzoo.errors import UserError
-from lolzoo.lol.split import SPLITS
+from lolzoo.report.figure_files import add_runs_arguments
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("runs", nargs="+", type=Path, metavar="DIR", help="folders written by `lolzoo fit`")
-    parser.add_argument("--out", required=True, type=Path, help="the figure to write (.png, .svg or .pdf)")
-    parser.add_argument("--split", choices=SPLITS, default="test", help="the split scored (default test)")
+    add_runs_arguments(parser)
 
 
 def run(args) -> int:
-    from lolzoo.io import atomic_file
-    from lolzoo.lol.compare import read_run
+    from lolzoo.report.figure_files import plot_runs_of_kind
     from lolzoo.report.label_figure import label_figure
 
-    figure = label_figure([read_run(folder, args.split) for folder in args.runs], args.split)
-    if figure is None:
-        raise UserError("none of the runs is a multilabel task: there are no per-label accuracies to plot")
-    with atomic_file(args.out) as tmp:
-        figure.savefig(tmp, dpi=110, format=args.out.suffix.lstrip(".") or "png")
-    print(f"plotted the multilabel runs among {len(args.runs)} -> {args.out}")
-    return 0
+    return plot_runs_of_kind(args, label_figure, "multilabel",
+                             "none of the runs is a multilabel task: there are no per-label accuracies to plot")

@@ -15,6 +15,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from lolzoo.io import atomic_file, atomic_write_text
     from lolzoo.lol.compare import read_run
+    from lolzoo.report.figure_files import save_figure
     from lolzoo.report.html_table import html_page
     from lolzoo.report.rank_generalisation import lora_ranks, rank_figure, rank_table
 
@@ -29,7 +30,6 @@ def run(args) -> int:
         "Test score per LoRA rank, mean ± std over seeds; trained_on: the ranks the model was trained on."))
     zoo = runs[0].group.zoo
     figure = rank_figure(table, f"{zoo}: rank generalisation, test split")
-    with atomic_file(Path(f"{stem}.png")) as tmp:
-        figure.savefig(tmp, dpi=110, format="png")
+    save_figure(figure, Path(f"{stem}.png"))
     print(f"{len(table)} (task, model, rank) scores -> {stem}.csv, .html, .png")
     return 0
