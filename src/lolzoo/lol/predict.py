@@ -3,12 +3,23 @@ turn it into a one-row LoraBatch as load_zoo would (α/r folded into U, ranks ze
 and describe the output in label units.
 
 Modules are matched by LoraModule.key (format-independent: a kohya file matches a PEFT-trained
-layout), and each must have the trained (n, m).  A LoRA of lower rank is zero-padded to the
-trained rank (exact: zero columns add nothing to U Vᵀ); a higher rank goes to the model as is,
-and a model whose input size is fixed by the rank refuses it with its own message.
+layout), and each must have the trained (n, m).  A whole component the trained layout does not
+use at all (a text encoder's LoRA next to a UNet-only layout) is dropped with a notice; any
+other module missing, extra or of another shape refuses the LoRA with the list.
+
+Rank, one rule (`rank_problem`): MLP and O-Align read U and V themselves, so the trained rank
+fixes their input size; they take that rank only (zero-padding a lower rank would feed them
+inputs they never saw in training).  SVD, Dense and GL-net take any rank; a lower rank is
+zero-padded to the trained rank (exact: zero columns add nothing to U Vᵀ), as load_zoo pads a
+mixed-rank zoo.
+
+`lora_batch` and `predict_lora` return notices beside their result: plain sentences about what
+was changed or assumed to score this LoRA, printed by `lolzoo predict`.
 """
 
 from __future__ import annotations
+
+from typing import Any, NamedTuple
 
 import torch
 from torch.nn import functional as F
@@ -16,13 +27,23 @@ from torch.nn import functional as F
 from lolzoo.errors import LolzooError
 from lolzoo.lol.artifacts import TrainedModel
 from lolzoo.lol.base import LoraBatch
-from lolzoo.lora.types import Lora
+from lolzoo.lora.types import Lora, LoraModule
 
 SHOWN = 5  # mismatching module keys listed per kind of problem
 
 
 class LayoutMismatch(LolzooError):
     """A LoRA that the trained model cannot read; the message lists what does not match."""
+
+
+class PreparedLora(NamedTuple):
+    batch: LoraBatch  # one row, in the trained module order
+    notices: list[str]
+
+
+class Prediction(NamedTuple):
+    value: Any  # JSON-able, in label units (see Task.describe)
+    notices: list[str]
 
 
 def layout_problems(trained: TrainedModel, shapes: dict[str, tuple[int, int]]) -> str | None:
@@ -41,29 +62,66 @@ def layout_problems(trained: TrainedModel, shapes: dict[str, tuple[int, int]]) -
             f"{trained.info.get('zoo', {}).get('name', '?')!r}): " + " | ".join(problems))
 
 
-def lora_batch(lora: Lora, trained: TrainedModel) -> LoraBatch:
-    """The LoRA as a batch of one, in the trained module order; raises LayoutMismatch."""
-    by_key = {module.key: module for module in lora.modules}
+def takes_any_rank(trained: TrainedModel) -> bool:
+    """FeatureMLPModel kinds declare `rank_agnostic` (SVD, Dense yes; MLP, O-Align no); GL-net's
+    weights act on rows, never on rank columns, so a model that does not declare it takes any rank."""
+    return bool(getattr(trained.model, "rank_agnostic", True))
+
+
+def rank_problem(trained: TrainedModel, ranks: set[int]) -> str | None:
+    """Why a model cannot take a LoRA whose modules have these ranks, or None."""
+    if takes_any_rank(trained) or ranks == {trained.rank}:
+        return None
+    kind = trained.model.kind
+    return (f"rank {'/'.join(map(str, sorted(ranks)))}, but the {kind} model takes rank {trained.rank} only: "
+            f"its input size is fixed by the rank of its zoo, and zero-padding a lower rank would feed it "
+            f"inputs it never saw in training; score it with a rank-agnostic model (glnet, dense, svd)")
+
+
+def unused_components(trained: TrainedModel, modules: list[LoraModule]) -> dict[str, int]:
+    """Components of the LoRA (e.g. text_encoder) of which the trained layout has no module at all,
+    with their module counts.  Trained module names are `component.path`."""
+    counts: dict[str, int] = {}
+    for module in modules:
+        if module.component and not any(spec.name.startswith(module.component + ".") for spec in trained.modules):
+            counts[module.component] = counts.get(module.component, 0) + 1
+    return counts
+
+
+def lora_batch(lora: Lora, trained: TrainedModel) -> PreparedLora:
+    """The LoRA as a batch of one, in the trained module order, and its notices; raises LayoutMismatch."""
+    notices = []
+    dropped = unused_components(trained, lora.modules)
+    if dropped:
+        notices.append("dropped " + ", ".join(f"{component} ({count} modules)" for component, count in dropped.items())
+                       + ": the trained layout does not use that component")
+    by_key = {module.key: module for module in lora.modules if module.component not in dropped}
     problems = layout_problems(trained, {key: (m.out_features, m.in_features) for key, m in by_key.items()})
     if problems:
         raise LayoutMismatch(problems)
-    expected = [spec.key for spec in trained.modules]
-    modules = [by_key[key] for key in expected]
-    rank = max(trained.rank, max(m.rank for m in modules))
+    modules = [by_key[spec.key] for spec in trained.modules]
+    ranks = {m.rank for m in modules}
+    problem = rank_problem(trained, ranks)
+    if problem:
+        raise LayoutMismatch(problem)
+    if ranks != {trained.rank}:
+        notices.append(f"rank {'/'.join(map(str, sorted(ranks)))}, not the trained zoo's {trained.rank}: "
+                       f"scored anyway ({trained.model.kind} takes any rank)")
+    rank = max(trained.rank, *ranks)
     U = [pad_rank(m.U.to(torch.float32) * m.scale, rank) for m in modules]  # α/r folded, as load_zoo does
     V = [pad_rank(m.V.to(torch.float32), rank) for m in modules]
-    return LoraBatch([u.unsqueeze(0) for u in U], [v.unsqueeze(0) for v in V])
+    return PreparedLora(LoraBatch([u.unsqueeze(0) for u in U], [v.unsqueeze(0) for v in V]), notices)
 
 
-def predict_lora(lora: Lora, trained: TrainedModel):
-    """The JSON-able prediction of one LoRA (see Task.describe); raises LayoutMismatch."""
-    batch = lora_batch(lora, trained)
+def predict_lora(lora: Lora, trained: TrainedModel) -> Prediction:
+    """The JSON-able prediction of one LoRA (see Task.describe) and its notices; raises LayoutMismatch."""
+    batch, notices = lora_batch(lora, trained)
     try:
         with torch.no_grad():
             outputs = trained.model(batch)
-    except ValueError as err:  # the model's own input checks, e.g. a rank it cannot take
+    except ValueError as err:  # the model's own input checks
         raise LayoutMismatch(str(err)) from err
-    return trained.task.describe(outputs)[0]
+    return Prediction(trained.task.describe(outputs)[0], notices)
 
 
 def pad_rank(factor: torch.Tensor, rank: int) -> torch.Tensor:
