@@ -14,11 +14,14 @@ RANK = 3
 INVARIANT_KINDS = ("svd", "dense", "glnet")
 
 
-def random_lora_batch(size: int, rank: int = RANK, shapes=SHAPES, dtype=torch.float64) -> LoraBatch:
-    """Gaussian U, V with a different scale per module (GL-net's input scaling has work to do)."""
+def random_lora_batch(size: int, rank: int = RANK, shapes=SHAPES, dtype=torch.float64,
+                      dora: bool = False) -> LoraBatch:
+    """Gaussian U, V with a different scale per module (GL-net's input scaling has work to do);
+    dora=True adds positive magnitude vectors around the base's row norms (here 1 + noise)."""
     scales = [0.1 * (k + 1) for k in range(len(shapes))]
+    magnitudes = [1 + 0.1 * torch.randn(size, n, dtype=dtype) for n, _ in shapes] if dora else None
     return LoraBatch([torch.randn(size, n, rank, dtype=dtype) * s for (n, _), s in zip(shapes, scales)],
-                     [torch.randn(size, m, rank, dtype=dtype) for _, m in shapes])
+                     [torch.randn(size, m, rank, dtype=dtype) for _, m in shapes], magnitudes)
 
 
 def zero_pad_rank(batch: LoraBatch, extra: int) -> LoraBatch:
@@ -27,8 +30,10 @@ def zero_pad_rank(batch: LoraBatch, extra: int) -> LoraBatch:
     return LoraBatch([pad(u) for u in batch.U], [pad(v) for v in batch.V])
 
 
-def fitted_model(kind: str, dtype=torch.float64, out_dim: int = 2, train_size: int = 24, **hparams):
-    """A model of `kind` on SHAPES / RANK, preprocessing fitted on a random training batch, in eval mode."""
-    model = build_model(kind, SHAPES, RANK, out_dim, **hparams).to(dtype)
-    model.fit_preprocessing(random_lora_batch(train_size, dtype=dtype))
+def fitted_model(kind: str, dtype=torch.float64, out_dim: int = 2, train_size: int = 24, dora: bool = False,
+                 **hparams):
+    """A model of `kind` on SHAPES / RANK, preprocessing fitted on a random training batch, in eval mode;
+    dora=True: a model that takes DoRA magnitudes, fitted on DoRA adapters."""
+    model = build_model(kind, SHAPES, RANK, out_dim, magnitudes=dora, **hparams).to(dtype)
+    model.fit_preprocessing(random_lora_batch(train_size, dtype=dtype, dora=dora))
     return model.eval()

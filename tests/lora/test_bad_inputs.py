@@ -103,12 +103,32 @@ def test_unrecognised_tensors_are_not_dropped(tmp_path):
 
 
 @pytest.mark.parametrize("extra, match", [
-    ({"unet.down_blocks.0.attn1.to_q.lora_magnitude_vector": torch.ones(4)}, "DoRA"),
     ({"unet.down_blocks.0.attn1.to_q.lora_B.bias": torch.ones(4)}, "LoRA biases"),
 ])
 def test_unsupported_variants(tmp_path, extra, match):
     path = save(tmp_path / "x.safetensors", {A: torch.randn(2, 4), B: torch.randn(4, 2), **extra})
     refused(path, f"unsupported LoRA variant: {match}")
+
+
+def test_kohya_dora_scale_is_refused(tmp_path):
+    path = save(tmp_path / "dora.safetensors", {"lora_unet_a.lora_down.weight": torch.randn(2, 4),
+                                                "lora_unet_a.lora_up.weight": torch.randn(4, 2),
+                                                "lora_unet_a.dora_scale": torch.ones(1, 4)})
+    refused(path, "kohya/LyCORIS DoRA")
+
+
+def test_dora_magnitude_of_the_wrong_length_is_refused(tmp_path):
+    path = save(tmp_path / "x.safetensors", {A: torch.randn(2, 4), B: torch.randn(4, 2),
+                                             "unet.down_blocks.0.attn1.to_q.lora_magnitude_vector": torch.ones(3)})
+    refused(path, "DoRA magnitude vector has 3 entries")
+
+
+def test_dora_magnitude_with_inf_is_reported(tmp_path):
+    magnitude = torch.ones(4)
+    magnitude[1] = float("inf")
+    path = save(tmp_path / "x.safetensors", {A: torch.randn(2, 4), B: torch.randn(4, 2),
+                                             "unet.down_blocks.0.attn1.to_q.lora_magnitude_vector": magnitude})
+    refused(path, "1 non-finite .* DoRA magnitude vector")
 
 
 def test_kohya_loha_is_refused(tmp_path):
@@ -169,7 +189,7 @@ def test_peft_config_is_not_json(peft_dir):
 
 @pytest.mark.parametrize("changes, match", [
     ({"peft_type": "IA3"}, "not a LoRA adapter"),
-    ({"use_dora": True}, "DoRA"),
+    ({"use_dora": True}, "use_dora=true but the weights have no lora_magnitude_vector"),
     ({"lora_alpha": "eight"}, "'lora_alpha' must be a finite number"),
     ({"alpha_pattern": ["x"]}, "'alpha_pattern' must map module names to numbers"),
 ])

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from zoo_helpers import labels_for, make_lora
-from lolzoo.zoo import SCHEMA_VERSION, load_zoo, pack_zoo, read_zoo_info
+from lolzoo.zoo import load_zoo, pack_zoo, read_zoo_info
+from lolzoo.zoo.schema import PLAIN_SCHEMA_VERSION
 
 
 @pytest.fixture(params=[1 << 30, 300], ids=["one_row_group", "many_row_groups"])
@@ -82,7 +83,7 @@ def test_columns_selects_table_columns_and_keeps_lora_id(packed):
 def test_schema_metadata_round_trip(packed):
     path, entries = packed
     info = read_zoo_info(path)
-    assert info.schema_version == SCHEMA_VERSION
+    assert info.schema_version == PLAIN_SCHEMA_VERSION and not info.dora  # plain zoos stay readable by older lolzoo
     assert (info.zoo, info.base_model) == ("tiny", "tiny-base")
     assert info.label_columns == ("score", "is_big", "kind") and info.recipe_columns == ()
     lora = entries[0][1]

@@ -20,7 +20,7 @@ from lolzoo.zoo.schema import ID_COLUMN
 @dataclass
 class ZooData:
     lora_ids: list[str]  # every LoRA of the zoo, in zoo order
-    batch: LoraBatch  # every LoRA's (U, V), float32, α/r folded in
+    batch: LoraBatch  # every LoRA's (U, V), float32, α/r folded in (and DoRA magnitudes, if any)
     labelled: np.ndarray  # bool per LoRA: all targets present
     labels: np.ndarray  # (labelled LoRAs, targets), the task's label array
 
@@ -33,7 +33,8 @@ def zoo_batch(zoo: Zoo) -> LoraBatch:
     """All of a zoo's LoRAs as one LoraBatch (views of the zoo's tensors when they are float32)."""
     if not zoo.scaling_folded:
         raise TaskError(f"{zoo.path}: load the zoo with fold_scaling=True: LoL models read ΔW = U Vᵀ")
-    return LoraBatch([u.to(torch.float32) for u in zoo.U], [v.to(torch.float32) for v in zoo.V])
+    magnitudes = None if zoo.magnitudes is None else [m.to(torch.float32) for m in zoo.magnitudes]
+    return LoraBatch([u.to(torch.float32) for u in zoo.U], [v.to(torch.float32) for v in zoo.V], magnitudes)
 
 
 def zoo_data(zoo: Zoo, task_kind: str, targets: list[str]) -> ZooData:

@@ -45,7 +45,7 @@ def feature_bytes(features) -> int:
     if isinstance(features, torch.Tensor):
         return features.numel() * features.element_size()
     if isinstance(features, LoraBatch):
-        return sum(feature_bytes(t) for t in features.U + features.V)
+        return sum(feature_bytes(t) for t in features.U + features.V + (features.magnitudes or []))
     if isinstance(features, (list, tuple)):
         return sum(feature_bytes(f) for f in features)
     if isinstance(features, dict):

@@ -3,7 +3,7 @@
     input scaling (one positive scalar per module, fitted on train)
     → EquivariantLinear (n_k, m_k rows → h rows) → [GLGate → EquivariantLinear (h → h)] × (layers − 1)
     → per module the h×h product P_k = U'_k V'_kᵀ (GL-invariant: g cancels)
-    → head → MLP → out_dim
+    → head → MLP → out_dim     (DoRA: the standardised magnitude vectors join the head's input)
 
 Nothing depends on the rank r (weights act on rows), so one model takes any rank, and
 zero-padded rank columns stay zero through every layer and add nothing to P_k.
@@ -41,7 +41,9 @@ from torch import nn
 from lolzoo.lol.base import LoLModel, LoraBatch
 from lolzoo.lol.gl_layers import GATES, EquivariantLinear, GLGate
 from lolzoo.lol.lora_products import product_sq_norm
+from lolzoo.lol.magnitudes import magnitude_dim, magnitude_features
 from lolzoo.lol.mlp import MLP
+from lolzoo.lol.standardize import FeatureStandardizer
 from lolzoo.lol.validation import (check_fitted, check_shapes, hidden_sizes, normalise_shapes, on_model,
                                    positive_int, probability, resolve_hparams)
 
@@ -54,23 +56,31 @@ def module_products(x: LoraBatch) -> torch.Tensor:
 
 
 class InvariantHead(nn.Module):
-    """GL-invariant products of the equivariant features → prediction; see the module docstring."""
+    """GL-invariant products of the equivariant features → prediction; see the module docstring.
+    `extra_dim` more invariant inputs (DoRA magnitudes) join the MLP's input, or with the
+    module-mean head, the pooled trunk output (they belong to no single module)."""
 
-    def __init__(self, modules: int, rows: int, out_dim: int, head: str, hidden: Sequence[int], dropout: float):
+    def __init__(self, modules: int, rows: int, out_dim: int, head: str, hidden: Sequence[int], dropout: float,
+                 extra_dim: int = 0):
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"unknown GL-net head {head!r}; valid: {list(HEADS)}")
         self.head = head
         in_dim = {"flat": modules * rows * rows, "module-mean": rows * rows, "entry-mean": modules}[head]
-        self.mlp = MLP(in_dim, out_dim, hidden, dropout)
+        if head == "module-mean":
+            self.mlp = MLP(in_dim, out_dim, hidden, dropout)
+            if extra_dim:
+                self.mlp.readout = nn.Linear(self.mlp.width + extra_dim, out_dim)
+        else:
+            self.mlp = MLP(in_dim + extra_dim, out_dim, hidden, dropout)
 
-    def forward(self, x: LoraBatch) -> torch.Tensor:
+    def forward(self, x: LoraBatch, extra: torch.Tensor | None = None) -> torch.Tensor:
         products = module_products(x)
-        if self.head == "flat":
-            return self.mlp(products.flatten(1))
-        if self.head == "entry-mean":
-            return self.mlp(products.mean(dim=(-1, -2)))
-        return self.mlp.readout(self.mlp.trunk(products.flatten(2)).mean(dim=1))
+        if self.head == "module-mean":
+            pooled = self.mlp.trunk(products.flatten(2)).mean(dim=1)
+            return self.mlp.readout(pooled if extra is None else torch.cat([pooled, extra], dim=1))
+        inputs = products.flatten(1) if self.head == "flat" else products.mean(dim=(-1, -2))
+        return self.mlp(inputs if extra is None else torch.cat([inputs, extra], dim=1))
 
 
 class GLNet(LoLModel):
@@ -78,11 +88,13 @@ class GLNet(LoLModel):
     DEFAULT_HPARAMS = {"equivariant_hidden": 16, "layers": 1, "gate": "step", "head": "flat",
                        "hidden": [64], "dropout": 0.0}
 
-    def __init__(self, shapes: Sequence[tuple[int, int]], rank: int, out_dim: int, **hparams):
+    def __init__(self, shapes: Sequence[tuple[int, int]], rank: int, out_dim: int, magnitudes: bool = False,
+                 **hparams):
         super().__init__()
         self.shapes = normalise_shapes(shapes)
         self.rank = positive_int(rank, "rank")  # recorded only: any rank goes in
         self.out_dim = positive_int(out_dim, "out_dim")
+        self.magnitudes = bool(magnitudes)
         hp = resolve_hparams(self.kind, self.DEFAULT_HPARAMS, hparams)
         h = hp["equivariant_hidden"] = positive_int(hp["equivariant_hidden"], "equivariant_hidden")
         hp["layers"] = positive_int(hp["layers"], "layers")
@@ -97,7 +109,11 @@ class GLNet(LoLModel):
         self.linears = nn.ModuleList([EquivariantLinear(self.shapes, h)] +
                                      [EquivariantLinear(hidden_shapes, h) for _ in range(hp["layers"] - 1)])
         self.gate = GLGate(hp["gate"])
-        self.head = InvariantHead(len(self.shapes), h, self.out_dim, hp["head"], hp["hidden"], hp["dropout"])
+        extra_dim = magnitude_dim(self.shapes) if self.magnitudes else 0
+        # magnitudes are invariant features, so per-entry standardisation is allowed for them (not for U, V)
+        self.magnitude_standardizer = FeatureStandardizer(extra_dim) if self.magnitudes else None
+        self.head = InvariantHead(len(self.shapes), h, self.out_dim, hp["head"], hp["hidden"], hp["dropout"],
+                                  extra_dim)
 
     def checked(self, batch: LoraBatch) -> LoraBatch:
         check_shapes(batch, self.shapes, self.kind)
@@ -109,13 +125,19 @@ class GLNet(LoLModel):
         for k, ((n, m), u, v) in enumerate(zip(self.shapes, batch.U, batch.V)):
             rms = (product_sq_norm(u, v).double().mean() / (n * m)).sqrt()
             self.module_scale[k] = 1.0 / rms if rms > 0 else 1.0
+        if self.magnitudes:
+            self.magnitude_standardizer.fit([magnitude_features(batch, self.kind)])
         self.scale_fitted.fill_(True)
 
     def preprocess(self, batch: LoraBatch) -> LoraBatch:
         """Only checks: GL-net reads U and V as they are. The fitted input scale is applied
         after the first (linear) layer, on h rows instead of n, so no copy of the LoRA is made."""
         check_fitted(self.scale_fitted, self.kind)
-        return self.checked(batch)
+        batch = self.checked(batch)
+        if not self.magnitudes:
+            return LoraBatch(batch.U, batch.V)  # plain LoRA model: a DoRA adapter's magnitudes are not used
+        standardized = self.magnitude_standardizer(magnitude_features(batch, self.kind))
+        return LoraBatch(batch.U, batch.V, list(standardized.split([n for n, _ in self.shapes], dim=1)))
 
     def equivariant_features(self, x: LoraBatch) -> LoraBatch:
         """The equivariant part: (B, h, r) per module for U and for V."""
@@ -127,8 +149,10 @@ class GLNet(LoLModel):
         return x
 
     def forward_features(self, features: LoraBatch) -> torch.Tensor:
-        return self.head(self.equivariant_features(features))
+        extra = torch.cat(features.magnitudes, dim=1) if self.magnitudes else None
+        return self.head(self.equivariant_features(features), extra)
 
     def config(self) -> dict:
         return {"kind": self.kind, "shapes": [list(s) for s in self.shapes], "rank": self.rank,
-                "out_dim": self.out_dim, "hparams": {**self.hparams, "hidden": list(self.hparams["hidden"])}}
+                "out_dim": self.out_dim, "magnitudes": self.magnitudes,
+                "hparams": {**self.hparams, "hidden": list(self.hparams["hidden"])}}

@@ -28,7 +28,7 @@ MODEL_CLASSES: dict[str, type[LoLModel]] = {
     "mlp": FlatMLP, "o-align": OAlignMLP, "svd": SVDMLP, "dense": DenseMLP, "glnet": GLNet,
 }
 MODEL_KINDS = tuple(MODEL_CLASSES)
-CONFIG_KEYS = ("kind", "shapes", "rank", "out_dim", "hparams")
+CONFIG_KEYS = ("kind", "shapes", "rank", "out_dim", "hparams", "magnitudes")
 
 
 def model_class(kind: str) -> type[LoLModel]:
@@ -42,9 +42,11 @@ def default_hparams(kind: str) -> dict:
     return {k: list(v) if isinstance(v, list) else v for k, v in model_class(kind).DEFAULT_HPARAMS.items()}
 
 
-def build_model(kind: str, shapes: Sequence[tuple[int, int]], rank: int, out_dim: int, **hparams) -> LoLModel:
-    """A fresh (unfitted) model; unknown hparams raise a ValueError listing the valid ones."""
-    return model_class(kind)(shapes, rank, out_dim, **hparams)
+def build_model(kind: str, shapes: Sequence[tuple[int, int]], rank: int, out_dim: int, magnitudes: bool = False,
+                **hparams) -> LoLModel:
+    """A fresh (unfitted) model; unknown hparams raise a ValueError listing the valid ones.
+    magnitudes=True: it also takes DoRA magnitude vectors (lolzoo.lol.magnitudes)."""
+    return model_class(kind)(shapes, rank, out_dim, magnitudes=magnitudes, **hparams)
 
 
 def model_from_config(config: Mapping) -> LoLModel:
@@ -52,6 +54,7 @@ def model_from_config(config: Mapping) -> LoLModel:
     missing = [k for k in CONFIG_KEYS[:4] if k not in config]
     unknown = sorted(set(config) - set(CONFIG_KEYS))
     if missing or unknown:
-        raise ValueError(f"a model config has keys {list(CONFIG_KEYS)} (hparams optional); "
+        raise ValueError(f"a model config has keys {list(CONFIG_KEYS)} (hparams and magnitudes optional); "
                          f"missing {missing}, unknown {unknown}")
-    return build_model(config["kind"], config["shapes"], config["rank"], config["out_dim"], **config.get("hparams", {}))
+    return build_model(config["kind"], config["shapes"], config["rank"], config["out_dim"],
+                       bool(config.get("magnitudes", False)), **config.get("hparams", {}))

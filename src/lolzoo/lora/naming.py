@@ -1,7 +1,8 @@
 """Tensor names of the three LoRA formats: parse a stored name into (component, path, part), and back.
 
-A part is "down" (A), "up" (B) or "alpha". Names we recognise but cannot represent as a
-plain LoRA (DoRA, LoHa, embeddings, biases) are refused with their own reason, never dropped.
+A part is "down" (A), "up" (B), "alpha" or "magnitude" (DoRA's lora_magnitude_vector, as
+peft and diffusers store it). Names we recognise but cannot represent (kohya/LyCORIS DoRA,
+LoHa, embeddings, biases) are refused with their own reason, never dropped.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ _DIFFUSERS_PATTERNS = (
     re.compile(r"^(?P<path>.+)\.lora_linear_layer\.(?P<half>down|up)\.weight$"),
 )
 _PEFT_PATTERN = re.compile(r"^(?P<path>.+)\.lora_(?P<half>A|B)(?:\.(?P<adapter>[^.]+))?\.weight$")
+# DoRA: saved as `<path>.lora_magnitude_vector`; in a live model's state dict `.<adapter>.weight` follows.
+_MAGNITUDE_PATTERN = re.compile(r"^(?P<path>.+)\.lora_magnitude_vector(?:\.(?P<adapter>(?!weight$)[^.]+))?(?:\.weight)?$")
 _KOHYA_PATTERN = re.compile(r"^(?P<name>lora_[^.]+)\.(?P<part>lora_down\.weight|lora_up\.weight|alpha)$")
 
 # Oldest diffusers attention processors: the UNet names the projection to_q / to_out.0,
@@ -45,8 +48,8 @@ _TEXT_PROJ = {"to_q": "q_proj", "to_k": "k_proj", "to_v": "v_proj", "to_out": "o
 
 # Recognised but unsupported variants: (substring, reason).
 _UNSUPPORTED = (
-    ("lora_magnitude_vector", "DoRA (magnitude vectors) is not a plain LoRA"),
-    ("dora_scale", "DoRA (dora_scale) is not a plain LoRA"),
+    ("dora_scale", "kohya/LyCORIS DoRA (dora_scale) is not read: its orientation depends on the trainer; "
+                   "convert it to a PEFT DoRA adapter"),
     ("lora_embedding_", "embedding LoRAs (lora_embedding_A/B) are not supported"),
     ("lora_mid", "LoCon/Tucker (lora_mid) factors are not a plain LoRA"),
     ("hada_", "LyCORIS LoHa is not a LoRA"),
@@ -69,10 +72,14 @@ def unsupported_reason(name: str) -> str | None:
 
 
 def parse_peft(name: str, component: str) -> TensorRole | None:
-    match = _PEFT_PATTERN.match(name.removeprefix(PEFT_PREFIX))
-    if not match:
-        return None
-    return TensorRole(component, match["path"], _HALF[match["half"]], match["adapter"])
+    name = name.removeprefix(PEFT_PREFIX)
+    match = _PEFT_PATTERN.match(name)
+    if match:
+        return TensorRole(component, match["path"], _HALF[match["half"]], match["adapter"])
+    match = _MAGNITUDE_PATTERN.match(name)
+    if match:
+        return TensorRole(component, match["path"], "magnitude", match["adapter"])
+    return None
 
 
 def parse_diffusers(name: str) -> TensorRole | None:
@@ -81,6 +88,9 @@ def parse_diffusers(name: str) -> TensorRole | None:
     rest = rest.replace(".processor.", ".")  # attention processors are not part of the module path
     if rest.endswith(".alpha"):
         return TensorRole(component, rest.removesuffix(".alpha"), "alpha")
+    magnitude = _MAGNITUDE_PATTERN.match(rest)
+    if magnitude:
+        return TensorRole(component, magnitude["path"], "magnitude")
     for pattern in _DIFFUSERS_PATTERNS:
         match = pattern.match(rest)
         if match:

@@ -14,7 +14,7 @@ from lolzoo.lora.types import LoraFormatError, LoraModule
 
 
 def module_from_pair(component: str, path: str, down: torch.Tensor, up: torch.Tensor,
-                     alpha: float | None) -> LoraModule:
+                     alpha: float | None, magnitude: torch.Tensor | None = None) -> LoraModule:
     name = f"{component}.{path}" if component else path
     shapes = f"A/down {tuple(down.shape)}, B/up {tuple(up.shape)}"
     if down.ndim < 2 or up.ndim < 2 or down.ndim != up.ndim:
@@ -32,7 +32,9 @@ def module_from_pair(component: str, path: str, down: torch.Tensor, up: torch.Te
     dtype = torch.promote_types(down.dtype, up.dtype)
     U = up.reshape(up.shape[0], rank).to(dtype).contiguous()
     V = down.reshape(rank, -1).T.to(dtype).contiguous()
-    return LoraModule(component, path, U, V, alpha, conv_kernel)
+    if magnitude is not None:
+        magnitude = magnitude.to(dtype).reshape(-1).contiguous()
+    return LoraModule(component, path, U, V, alpha, conv_kernel, magnitude)
 
 
 def pair_from_module(module: LoraModule) -> tuple[torch.Tensor, torch.Tensor]:

@@ -32,9 +32,9 @@ class AlphaResolver:
         peft_type = config.get("peft_type")
         if peft_type not in (None, "LORA"):
             raise LoraFormatError(f"{source}: not a LoRA adapter (peft_type={peft_type!r})")
-        for flag, what in (("use_dora", "DoRA"), ("lora_bias", "LoRA biases")):
-            if config.get(flag):
-                raise LoraFormatError(f"{source}: {what} ({flag}=true) is not a plain LoRA; not supported")
+        if config.get("lora_bias"):
+            raise LoraFormatError(f"{source}: LoRA biases (lora_bias=true) are not a plain LoRA; not supported")
+        self.use_dora = bool(config.get("use_dora", False))
         # Missing keys take LoraConfig's defaults, as peft does when it loads the config.
         self.r = self._number(config, "r", default=8)
         self.lora_alpha = self._number(config, "lora_alpha", default=8)
@@ -79,7 +79,19 @@ def peft_config_fields(modules: list[LoraModule]) -> dict:
     rank_pattern = _pattern_for(ranks, r)
     alpha_pattern = _pattern_for(alphas, lora_alpha)
     return {"r": r, "lora_alpha": lora_alpha, "rank_pattern": rank_pattern,
-            "alpha_pattern": alpha_pattern, "target_modules": sorted(ranks)}
+            "alpha_pattern": alpha_pattern, "target_modules": sorted(ranks),
+            "use_dora": any(m.magnitude is not None for m in modules)}
+
+
+def check_dora_flag(use_dora: bool, modules: list[LoraModule], source: str) -> None:
+    """peft loads magnitude vectors only when the config says use_dora, and needs them when it does."""
+    has_magnitudes = any(m.magnitude is not None for m in modules)
+    if use_dora and not has_magnitudes:
+        raise LoraFormatError(f"{source}: the config says use_dora=true but the weights have no "
+                              "lora_magnitude_vector (incomplete DoRA adapter)")
+    if has_magnitudes and not use_dora:
+        raise LoraFormatError(f"{source}: the weights hold DoRA lora_magnitude_vector tensors but the "
+                              "config does not say use_dora=true")
 
 
 def _pattern_for(values: dict[str, float], default: float) -> dict:

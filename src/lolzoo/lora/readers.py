@@ -21,7 +21,7 @@ import torch
 
 from lolzoo.lora import naming
 from lolzoo.lora.pairs import module_from_pair
-from lolzoo.lora.peft_config import AlphaResolver
+from lolzoo.lora.peft_config import AlphaResolver, check_dora_flag
 from lolzoo.lora.pickle_io import PICKLE_SUFFIXES, read_pickle_state_dict
 from lolzoo.lora.safetensors_io import read_safetensors
 from lolzoo.lora.types import Lora, LoraFormatError, LoraModule
@@ -115,6 +115,7 @@ def _read_peft_adapter(folder: Path, component: str, allow_pickle: bool) -> tupl
         raise LoraFormatError(f"{weights_path}: several adapters in one file "
                               f"({sorted(str(a) for a in adapter_names)}); keep one")
     modules = _assemble(tensors, roles, weights_path, lambda _c, path, rank: resolver.alpha(path, rank))
+    check_dora_flag(resolver.use_dora, modules, str(config_path))
     return modules, config
 
 
@@ -257,7 +258,8 @@ def _assemble(tensors: dict[str, torch.Tensor], roles: dict[str, naming.TensorRo
             alpha = float(alpha_tensor.reshape(()).item())
         else:
             alpha = alpha_for(component, path, int(down.shape[0])) if alpha_for and down.ndim >= 1 else None
-        modules.append(module_from_pair(component, path, down, up, alpha))
+        magnitude = tensors[parts["magnitude"]] if "magnitude" in parts else None
+        modules.append(module_from_pair(component, path, down, up, alpha, magnitude))
     keys = [m.key for m in modules]
     if len(set(keys)) != len(keys):
         dup = next(k for k in keys if keys.count(k) > 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import torch
 
@@ -29,6 +30,15 @@ def random_lora(shapes: Mapping[ModuleName, tuple[int, ...]], rank: int | Mappin
         V = torch.randn(fan_in, r, generator=generator, dtype=torch.float64) / fan_in ** 0.5
         modules.append(LoraModule(comp, path, U.to(dtype), V.to(dtype), a, tuple(kernel) or None))
     return Lora(modules, "synthetic", base_model)
+
+
+def with_magnitudes(lora: Lora, seed: int = 0) -> Lora:
+    """The same LoRA as a DoRA adapter: a positive magnitude per output row, near 1 as peft starts them."""
+    generator = torch.Generator().manual_seed(seed)
+    modules = [replace(m, magnitude=(1 + 0.1 * torch.randn(m.out_features, generator=generator,
+                                                           dtype=torch.float64)).abs().to(m.U.dtype))
+               for m in lora.modules]
+    return Lora(modules, lora.source_format, lora.base_model, dict(lora.metadata))
 
 
 def deltas_by_key(lora: Lora) -> dict[str, torch.Tensor]:
@@ -65,6 +75,9 @@ def assert_same_lora(a: Lora, b: Lora, check_names: bool = True, alpha_none_is_r
             assert abs(alpha_a - alpha_b) <= 1e-6 * max(1.0, abs(alpha_a)), \
                 f"alpha of {ma.name}: {alpha_a} != {alpha_b}"
         assert ma.conv_kernel == mb.conv_kernel, f"conv kernel of {ma.name}"
+        assert (ma.magnitude is None) == (mb.magnitude is None), f"DoRA magnitude of {ma.name} on one side only"
+        if ma.magnitude is not None:
+            torch.testing.assert_close(ma.magnitude, mb.magnitude, rtol=0, atol=0, msg=f"magnitude of {ma.name}")
 
 
 # Module names of a Stable-Diffusion-like LoRA, as (component, dotted path).

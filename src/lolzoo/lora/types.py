@@ -7,6 +7,10 @@ For an adapted matrix W (n x m) a LoRA stores B (n x r) and A (r x m) with
 A convolution LoRA (down weight r x c_in x k1 x k2, up weight c_out x r x 1 x 1) is the
 same object with V flattened to (c_in*k1*k2) x r; `conv_kernel` keeps (k1, k2) so writers
 can restore the 4-D layout.
+
+A DoRA module (peft's use_dora=True) also carries its magnitude vector m (one entry per output
+feature): the adapted weight is m * (W + ΔW) / ||W + ΔW|| row by row. m does not depend on how
+ΔW is factored, so it is GL(r)-invariant and travels unchanged through (U g, V g^{-T}).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class LoraModule:
     V: torch.Tensor
     alpha: float | None = None  # None: no alpha stored, scale is 1
     conv_kernel: tuple[int, ...] | None = None  # None: a linear layer; (k1, k2): V rows are (c_in, k1, k2)
+    magnitude: torch.Tensor | None = None  # DoRA: (n,), the norm of every output row of the adapted weight
 
     def __post_init__(self):
         if self.U.ndim != 2 or self.V.ndim != 2:
@@ -51,6 +56,11 @@ class LoraModule:
                 raise LoraFormatError(f"{self.name}: conv kernel {kernel} does not divide the "
                                       f"{self.V.shape[0]} input features of V")
             object.__setattr__(self, "conv_kernel", kernel)
+        if self.magnitude is not None:
+            if self.magnitude.numel() != self.U.shape[0]:
+                raise LoraFormatError(f"{self.name}: DoRA magnitude vector has {self.magnitude.numel()} entries "
+                                      f"{tuple(self.magnitude.shape)}, the module has {self.U.shape[0]} outputs")
+            object.__setattr__(self, "magnitude", self.magnitude.reshape(-1))
 
     @property
     def name(self) -> str:
@@ -108,6 +118,14 @@ class Lora:
         names = [m.name for m in self.modules]
         if len(set(names)) != len(names):
             raise LoraFormatError("a LoRA lists the same module twice")
+        plain = [m.name for m in self.modules if m.magnitude is None]
+        if plain and len(plain) < len(self.modules):  # peft decomposes every target or none
+            raise LoraFormatError(f"a DoRA adapter needs a magnitude vector for every module; "
+                                  f"{len(plain)} have none, e.g. {plain[0]}")
+
+    @property
+    def is_dora(self) -> bool:
+        return self.modules[0].magnitude is not None
 
     @property
     def rank(self) -> int:
@@ -124,11 +142,20 @@ class Lora:
                 if not torch.isfinite(t).all():
                     bad = int((~torch.isfinite(t)).sum())
                     raise LoraFormatError(f"{m.name}: {bad} non-finite (NaN/Inf) values in {label}")
+            if m.magnitude is not None and not torch.isfinite(m.magnitude).all():
+                bad = int((~torch.isfinite(m.magnitude)).sum())
+                raise LoraFormatError(f"{m.name}: {bad} non-finite (NaN/Inf) values in the DoRA magnitude vector")
             if m.alpha is not None and not math.isfinite(m.alpha):
                 raise LoraFormatError(f"{m.name}: alpha is not finite ({m.alpha})")
 
+    def without_magnitudes(self) -> "Lora":
+        """The low-rank part only (a DoRA adapter read as a plain LoRA)."""
+        return Lora([replace(m, magnitude=None) for m in self.modules], self.source_format, self.base_model,
+                    dict(self.metadata))
+
     def transformed(self, g: torch.Tensor) -> "Lora":
-        """The same LoRA re-parametrised as (U g, V g^{-T}) (one g for every module of one rank)."""
+        """The same LoRA re-parametrised as (U g, V g^{-T}) (one g for every module of one rank);
+        DoRA magnitudes are kept as they are: they do not depend on the factorisation."""
         g_inv_t = torch.linalg.inv(g).T
         mods = [replace(m, U=m.U @ g.to(m.U.dtype), V=m.V @ g_inv_t.to(m.V.dtype)) for m in self.modules]
         return Lora(mods, self.source_format, self.base_model, dict(self.metadata))

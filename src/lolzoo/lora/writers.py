@@ -53,12 +53,17 @@ def _write_peft_adapter(folder: Path, modules: list[LoraModule], base_model: str
 
 
 def _lora_ab_tensors(modules: list[LoraModule], prefix: str = "") -> dict[str, torch.Tensor]:
-    """`<prefix><path>.lora_A.weight` / `.lora_B.weight`: the key naming PEFT and diffusers share."""
+    """`<prefix><path>.lora_A.weight` / `.lora_B.weight` (and DoRA's `.lora_magnitude_vector`):
+    the key naming PEFT and diffusers share."""
     tensors = {}
     for module in modules:
         down, up = pair_from_module(module)
         tensors[f"{prefix}{module.path}.lora_A.weight"] = down
         tensors[f"{prefix}{module.path}.lora_B.weight"] = up
+        if module.magnitude is not None:
+            if module.conv_kernel is not None:  # peft keeps conv magnitudes 4-D; we have no such zoo to test on
+                raise LoraFormatError(f"{module.name}: writing the DoRA magnitude of a conv module is not supported")
+            tensors[f"{prefix}{module.path}.lora_magnitude_vector"] = module.magnitude.contiguous()
     return tensors
 
 
@@ -110,6 +115,9 @@ def write_kohya(lora: Lora, out_file: str | Path) -> Path:
     out_file = Path(out_file)
     if out_file.suffix != ".safetensors":
         raise LoraFormatError(f"{out_file}: a kohya LoRA file must end in .safetensors")
+    if lora.is_dora:
+        raise LoraFormatError(f"{out_file}: a DoRA adapter is not written as kohya: trainers disagree on the "
+                              "orientation of its dora_scale; write it as PEFT or diffusers")
     components = {m.component for m in lora.modules}
     tensors, dotted = {}, {}
     for module in lora.modules:

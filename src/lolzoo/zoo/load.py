@@ -22,11 +22,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from lolzoo.zoo.schema import ID_COLUMN, WEIGHTS_COLUMN, WEIGHTS_DTYPE, ModuleSpec, ZooFormatError, ZooInfo
+from lolzoo.zoo.schema import (ID_COLUMN, MAGNITUDES_COLUMN, WEIGHTS_COLUMN, WEIGHTS_DTYPE, ModuleSpec,
+                               ZooFormatError, ZooInfo)
 
 # numpy can write these dtypes in place through Tensor.numpy(); others are built in float32 and cast.
 _NUMPY_DTYPES = (torch.float16, torch.float32, torch.float64)
 _INTERNAL_COLUMNS = ("module_ranks", "module_alphas")
+_BINARY_COLUMNS = (WEIGHTS_COLUMN, MAGNITUDES_COLUMN)  # read by load_zoo itself, never into `table`
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Zoo:
     ranks: torch.Tensor  # N x num_modules (int64): each module's true rank before padding
     scales: torch.Tensor  # N x num_modules: alpha/r still to apply; all ones if scaling_folded
     scaling_folded: bool  # True: alpha/r was multiplied into U, so ΔW = U Vᵀ
+    magnitudes: list[torch.Tensor] | None = None  # DoRA zoos: per module N x n, the magnitude vectors
 
     def __len__(self) -> int:
         return len(self.table)
@@ -91,6 +94,7 @@ def load_zoo(
     _read_weights(parquet, filler)
     if work_dtype != dtype:
         U, V = [u.to(dtype) for u in U], [v.to(dtype) for v in V]
+    magnitudes = _read_magnitudes(parquet, info, path, dtype) if info.dora else None
 
     scales_out = np.ones_like(scales) if fold_scaling else scales
     return Zoo(
@@ -103,13 +107,14 @@ def load_zoo(
         ranks=torch.from_numpy(ranks),
         scales=torch.from_numpy(scales_out).to(dtype),
         scaling_folded=fold_scaling,
+        magnitudes=magnitudes,
     )
 
 
 def match_columns(path: str | os.PathLike, patterns: list[str]) -> list[str]:
     """Column names for `patterns`, where a `*` pattern (class_*) stands for every matching
     column in file order; a name without `*` is kept as it is (load_zoo checks it)."""
-    available = [name for name in _open(path).schema_arrow.names if name != WEIGHTS_COLUMN]
+    available = [name for name in _open(path).schema_arrow.names if name not in _BINARY_COLUMNS]
     columns = []
     for pattern in patterns:
         if "*" not in pattern:
@@ -133,7 +138,7 @@ def _open(path) -> pq.ParquetFile:
 
 
 def _table_columns(schema: pa.Schema, columns: list[str] | None, path: Path) -> list[str]:
-    available = [name for name in schema.names if name != WEIGHTS_COLUMN]
+    available = [name for name in schema.names if name not in _BINARY_COLUMNS]
     if columns is None:
         return available
     unknown = [c for c in columns if c not in available]
@@ -150,6 +155,24 @@ def _per_module(table: pa.Table, name: str, num_modules: int, dtype, path: Path)
         raise ZooFormatError(f"{path}: column {name!r} does not have one entry per module ({num_modules})")
     values = lists.flatten().to_numpy(zero_copy_only=False)
     return values.astype(dtype).reshape(len(lists), num_modules)
+
+
+def _read_magnitudes(parquet: pq.ParquetFile, info: ZooInfo, path: Path, dtype: torch.dtype) -> list[torch.Tensor]:
+    """Per module the N x n_k DoRA magnitudes (a few floats per row: read in one go)."""
+    if MAGNITUDES_COLUMN not in parquet.schema_arrow.names:
+        raise ZooFormatError(f"{path}: a DoRA zoo without its {MAGNITUDES_COLUMN!r} column")
+    sizes = [spec.n for spec in info.modules]
+    rows = []
+    for chunk in parquet.read(columns=[MAGNITUDES_COLUMN]).column(0).chunks:
+        if chunk.null_count:
+            raise ZooFormatError(f"{path}: null DoRA magnitudes")
+        flat, offsets = _float_view(chunk)
+        if (np.diff(offsets) != sum(sizes)).any():
+            raise ZooFormatError(f"{path}: a row of DoRA magnitudes does not have {sum(sizes)} floats "
+                                 "(one per output feature of every module)")
+        rows.append(flat[offsets[0]:offsets[-1]].reshape(len(chunk), sum(sizes)))
+    table = torch.from_numpy(np.concatenate(rows) if rows else np.empty((0, sum(sizes)), WEIGHTS_DTYPE))
+    return [part.to(dtype).contiguous() for part in table.split(sizes, dim=1)]
 
 
 def _allocate(modules, ranks: np.ndarray, dtype: torch.dtype):

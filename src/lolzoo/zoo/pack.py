@@ -24,6 +24,8 @@ from lolzoo.lora.types import Lora, LoraFormatError
 from lolzoo.zoo.schema import (
     FIXED_COLUMNS,
     ID_COLUMN,
+    MAGNITUDES_COLUMN,
+    PLAIN_SCHEMA_VERSION,
     RESERVED_COLUMNS,
     SCHEMA_VERSION,
     WEIGHTS_COLUMN,
@@ -166,7 +168,8 @@ class _Packer:
         self.ids: set[str] = set()
         self.base_model_from: str | None = None  # the lora_id base_model was taken from, if inferred
         self.weight_bytes = 0
-        self._rows: list[tuple[str, list[int], list[float | None], np.ndarray]] = []
+        self.dora: bool | None = None  # set by the first LoRA: a zoo is all DoRA or all plain
+        self._rows: list[tuple[str, list[int], list[float | None], np.ndarray, np.ndarray | None]] = []
         self._buffered = 0
 
     def add(self, lora_id: str, lora: Lora) -> None:
@@ -174,11 +177,13 @@ class _Packer:
             raise ZooFormatError(f"lora_id {lora_id!r} is given twice")
         self._check_layout(lora_id, lora)
         self._check_base_model(lora_id, lora)
+        self._check_dora(lora_id, lora)
         flat = _flatten_weights(lora)
-        _check_finite(lora_id, lora, flat)
+        magnitudes = _flatten_magnitudes(lora) if self.dora else None
+        _check_finite(lora_id, lora, flat if magnitudes is None else np.concatenate([flat, magnitudes]))
         self.ids.add(lora_id)
         self._rows.append((lora_id, [m.rank for m in lora.modules],
-                           [None if m.alpha is None else float(m.alpha) for m in lora.modules], flat))
+                           [None if m.alpha is None else float(m.alpha) for m in lora.modules], flat, magnitudes))
         self._buffered += flat.nbytes
         if self._buffered >= self.row_group_bytes:
             self._flush()
@@ -205,6 +210,14 @@ class _Packer:
             raise ZooFormatError(f"lora {lora_id!r} has a different module layout from lora "
                                  f"{self.first_id!r}: {_layout_difference(self.layout, layout)}")
 
+    def _check_dora(self, lora_id: str, lora: Lora) -> None:
+        if self.dora is None:
+            self.dora = lora.is_dora
+        elif lora.is_dora != self.dora:
+            kinds = {True: "a DoRA adapter", False: "a plain LoRA"}
+            raise ZooFormatError(f"lora {lora_id!r} is {kinds[lora.is_dora]} but lora {self.first_id!r} is "
+                                 f"{kinds[self.dora]}: one zoo holds one kind")
+
     def _check_base_model(self, lora_id: str, lora: Lora) -> None:
         if self.base_model is None:  # the first LoRA names it for the zoo
             self.base_model = lora.base_model or "unknown"
@@ -216,13 +229,14 @@ class _Packer:
 
     def _open(self) -> None:
         self.info = ZooInfo(
-            schema_version=SCHEMA_VERSION,
+            schema_version=SCHEMA_VERSION if self.dora else PLAIN_SCHEMA_VERSION,
             zoo=self.zoo_name,
             base_model=self.base_model,
             modules=tuple(self.layout),
             recipe_columns=tuple(self.recipes.columns),
             label_columns=tuple(self.labels.columns),
             extra=self.extra,
+            dora=bool(self.dora),
         )
         self.schema = zoo_schema(self.info, self.recipes.fields() + self.labels.fields())
         small_columns = [c for c in _parquet_column_paths(self.schema) if c != WEIGHTS_COLUMN]
@@ -258,6 +272,8 @@ class _Packer:
             _check_duplicates(side, rows, columns, ids)
             for name in side.columns:
                 columns[name] = rows.column(name)
+        if self.dora:
+            columns[MAGNITUDES_COLUMN] = _binary_column([row[4] for row in self._rows])
         columns[WEIGHTS_COLUMN] = _binary_column([row[3] for row in self._rows])
         table = pa.Table.from_pydict(columns, schema=self.schema)
         self.writer.write_table(table, row_group_size=len(ids))
@@ -277,6 +293,12 @@ def _flatten_weights(lora: Lora) -> np.ndarray:
     """Uᵀ then Vᵀ of every module (rank-major), float32 little-endian, one contiguous row (one torch.cat)."""
     parts = [t.detach().to("cpu", torch.float32).T.reshape(-1) for m in lora.modules for t in (m.U, m.V)]
     return torch.cat(parts).numpy().astype(WEIGHTS_DTYPE, copy=False)
+
+
+def _flatten_magnitudes(lora: Lora) -> np.ndarray:
+    """Every module's DoRA magnitude vector in module order, float32 little-endian."""
+    return torch.cat([m.magnitude.detach().to("cpu", torch.float32) for m in lora.modules]).numpy().astype(
+        WEIGHTS_DTYPE, copy=False)
 
 
 def _check_finite(lora_id: str, lora: Lora, flat: np.ndarray) -> None:

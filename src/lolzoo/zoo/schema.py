@@ -10,6 +10,8 @@ One row per LoRA.  Columns, in order:
     module_alphas  list<float64>     lora_alpha of every module, in module order (null: no alpha, scale 1)
     <recipe columns>                 hyperparameters, joined on lora_id (when known)
     <label columns>                  labels, joined on lora_id
+    magnitudes     large_binary      DoRA zoos only (schema version 2): every module's magnitude
+                                     vector (n_k float32) in module order
     weights        large_binary      every module's U then V, see below
 
 The weights of one row are raw little-endian float32: for each module k in module order,
@@ -23,8 +25,9 @@ and decoding those levels made loading ~3x slower than one binary value per row
 `numpy.frombuffer(row.weights, "<f4")` recovers a row's floats.
 
 The schema metadata key b"lolzoo" holds JSON: schema_version, zoo, base_model, the ordered
-modules with their key and (n, m) shape, the weight layout, and the recipe and label column
-names.
+modules with their key and (n, m) shape, the weight layout, the recipe and label column
+names, and `dora`. A plain zoo is written as version 1 and a DoRA zoo as version 2, so an older
+lolzoo refuses a DoRA zoo instead of silently dropping its magnitudes.
 """
 
 from __future__ import annotations
@@ -36,11 +39,13 @@ import pyarrow as pa
 
 from lolzoo.errors import LolzooError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: DoRA zoos, with the magnitudes column
+PLAIN_SCHEMA_VERSION = 1  # what plain zoos are still written as
 METADATA_KEY = b"lolzoo"
 
 ID_COLUMN = "lora_id"
 WEIGHTS_COLUMN = "weights"
+MAGNITUDES_COLUMN = "magnitudes"
 FIXED_COLUMNS = {
     "lora_id": pa.string(),
     "zoo": pa.string(),
@@ -51,7 +56,7 @@ FIXED_COLUMNS = {
 }
 WEIGHTS_TYPE = pa.large_binary()  # 64-bit offsets: a row group of big LoRAs may pass 2 GiB
 WEIGHTS_DTYPE = "<f4"
-RESERVED_COLUMNS = frozenset(FIXED_COLUMNS) | {WEIGHTS_COLUMN}
+RESERVED_COLUMNS = frozenset(FIXED_COLUMNS) | {WEIGHTS_COLUMN, MAGNITUDES_COLUMN}
 
 
 class ZooFormatError(LolzooError):
@@ -84,6 +89,7 @@ class ZooInfo:
     recipe_columns: tuple[str, ...]
     label_columns: tuple[str, ...]
     extra: dict  # free-form metadata a writer added (e.g. the synthetic zoo's task list)
+    dora: bool = False  # DoRA adapters: the magnitudes column holds each module's magnitude vector
 
     def to_json(self) -> bytes:
         data = asdict(self)
@@ -120,6 +126,7 @@ class ZooInfo:
                 recipe_columns=tuple(data["recipe_columns"]),
                 label_columns=tuple(data["label_columns"]),
                 extra=dict(data.get("extra", {})),
+                dora=bool(data.get("dora", False)),
             )
         except (KeyError, TypeError) as err:
             raise ZooFormatError(f"{source}: incomplete lolzoo schema metadata ({err})") from err
@@ -133,5 +140,7 @@ def zoo_schema(info: ZooInfo, extra_fields: list[pa.Field]) -> pa.Schema:
     """Fixed columns, then recipe and label columns (types taken from the given frames), then weights."""
     fields = [pa.field(name, typ, nullable=False) for name, typ in FIXED_COLUMNS.items()]
     fields += extra_fields
+    if info.dora:
+        fields.append(pa.field(MAGNITUDES_COLUMN, WEIGHTS_TYPE, nullable=False))
     fields.append(pa.field(WEIGHTS_COLUMN, WEIGHTS_TYPE, nullable=False))
     return pa.schema(fields, metadata={METADATA_KEY: info.to_json()})
