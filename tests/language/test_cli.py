@@ -88,6 +88,27 @@ def test_the_adapters_read_as_loras_for_packing(world, tmp_path):
     assert {m.rank for m in lora.modules} == {2}
 
 
+def test_a_dora_shard_trains_reads_and_evaluates_as_dora(world, tmp_path, monkeypatch):
+    from lolzoo.lora import read_lora
+
+    monkeypatch.setitem(ZOO, "lora", {**ZOO["lora"], "dora": True})
+    assert finetune(world, tmp_path / "loras", recipe(0)) == 0
+    folder = tmp_path / "loras" / "arc-00000"
+    assert json.loads((folder / "adapter_config.json").read_text())["use_dora"] is True
+    lora = read_lora(folder)
+    assert lora.is_dora and all(m.magnitude.shape == (m.out_features,) for m in lora.modules)
+    assert main(["evaluate-language", "--job", job(recipe(0)), "--base", str(world / "base"), "--data",
+                 str(world / "arc"), "--loras", str(tmp_path / "loras"), "--out", str(tmp_path / "labels")]) == 0
+    assert json.loads((tmp_path / "labels" / "arc-00000.json").read_text())["val_loss"] > 0
+
+
+def test_a_dora_flag_that_is_not_a_boolean_is_a_job_error(world, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(ZOO, "lora", {**ZOO["lora"], "dora": "false"})
+    assert finetune(world, tmp_path / "loras", recipe(0)) == 2
+    assert "zoo.lora.dora = 'false' is not true or false" in capsys.readouterr().err
+    assert not (tmp_path / "loras").exists()
+
+
 def test_missing_data_and_missing_loras_are_clear_errors(world, tmp_path, capsys):
     assert main(["finetune-language", "--job", job(recipe(0)), "--base", str(world / "base"),
                  "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 2

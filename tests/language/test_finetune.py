@@ -19,7 +19,7 @@ CPU = torch.device("cpu")
 
 
 def settings(**overrides) -> LanguageTraining:
-    values = dict(lora_id="arc-00000", seed=3, rank=2, alpha=4.0, target_modules=("k_proj", "v_proj"),
+    values = dict(lora_id="arc-00000", seed=3, rank=2, alpha=4.0, target_modules=("k_proj", "v_proj"), dora=False,
                   learning_rate=1e-2, weight_decay=1e-3, num_epochs=2, batch_size=4, lora_dropout=0.0,
                   dropped_sources=frozenset())
     values.update(overrides)
@@ -51,6 +51,21 @@ def test_same_seed_same_lora_and_the_base_comes_back_unchanged(byte_tokenizer):
     assert any(v.abs().sum() > 0 for k, v in first.items() if "lora_B" in k)  # it trained
     _, other, _ = train(base, questions, seed=4)
     assert not all(torch.equal(first[k], other[k]) for k in first)
+
+
+def test_dora_trains_a_magnitude_vector_per_module_deterministically(byte_tokenizer):
+    questions = encode(byte_tokenizer, make_questions(8), max_length=200)
+    base = tiny_qwen2(dtype=torch.float64)
+    row_norms = {name: module.weight.detach().norm(dim=1).clone() for name, module in base.named_modules()
+                 if name.endswith(("k_proj", "v_proj"))}
+    base, first, _ = train(base, questions, dora=True)
+    magnitudes = {k: v for k, v in first.items() if "lora_magnitude_vector" in k}
+    assert len(magnitudes) == 4  # 2 layers × (k, v)
+    for name, norms in row_norms.items():  # peft starts m at the base's row norms; training moves it
+        trained = next(v for k, v in magnitudes.items() if f"{name}." in k)
+        assert trained.shape == norms.shape and not torch.allclose(trained, norms)
+    _, second, _ = train(base, questions, dora=True)
+    assert all(torch.equal(first[k], second[k]) for k in first)
 
 
 def test_micro_batches_give_the_whole_batch_gradient(byte_tokenizer):

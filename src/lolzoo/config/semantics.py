@@ -25,6 +25,9 @@ def check_semantics(config: dict, base_dir: Path) -> None:
         _check_distribution(zoo["lora"]["rank"], f"{where}.lora.rank")
         if zoo["type"] == "arc-sources":
             _check_sources(zoo["sources"], f"{where}.sources")
+        elif zoo["lora"].get("dora"):
+            raise ConfigError(f"config key '{where}.lora.dora': DoRA is trained for language zoos (arc-sources) "
+                              f"only; a {zoo['type']} zoo's shards train lolzoo's batched LoRA, which has no DoRA")
         if zoo.get("data_shard_size", zoo["shard_size"]) % zoo["shard_size"]:
             raise ConfigError(f"config key '{where}.data_shard_size': {zoo['data_shard_size']} is not a multiple "
                               f"of shard_size {zoo['shard_size']} (a training shard reads one data folder)")

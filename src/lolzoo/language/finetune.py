@@ -29,7 +29,8 @@ def lora_config(settings: LanguageTraining):
     from peft import LoraConfig
 
     return LoraConfig(r=settings.rank, lora_alpha=settings.alpha, target_modules=list(settings.target_modules),
-                      lora_dropout=settings.lora_dropout, bias="none", task_type="CAUSAL_LM")
+                      lora_dropout=settings.lora_dropout, bias="none", task_type="CAUSAL_LM",
+                      use_dora=settings.dora)
 
 
 def batches(count: int, batch_size: int, epochs: int, seed: int):

@@ -1,6 +1,6 @@
 """A language shard job (lolzoo.shard_job) turned into typed settings.
 
-The zoo config gives the LoRA shape (rank, alpha, target modules) and the run's limits
+The zoo config gives the LoRA shape (rank, alpha, target modules, DoRA or not) and the run's limits
 (`max_length`, `micro_batch_size`, `max_train_questions`, `evaluation`); each recipe row gives the hyperparameters the
 paper samples (learning rate, weight decay, epochs, batch size, LoRA dropout) and the sources
 it drops.
@@ -27,6 +27,7 @@ class LanguageTraining:
     rank: int
     alpha: float
     target_modules: tuple[str, ...]
+    dora: bool  # peft's use_dora: a magnitude vector per module beside the low-rank pair
     learning_rate: float
     weight_decay: float
     num_epochs: int
@@ -77,7 +78,7 @@ def _recipe_settings(recipe: dict, where: str, lora: dict, targets: tuple[str, .
     return LanguageTraining(
         lora_id=get_value(recipe, "lora_id", where, str),
         seed=get_value(recipe, "seed", where, int),
-        rank=rank, alpha=alpha, target_modules=targets,
+        rank=rank, alpha=alpha, target_modules=targets, dora=_flag(lora, "dora", "zoo.lora"),
         learning_rate=get_value(recipe, "learning_rate", where, float, minimum=0),
         weight_decay=get_value(recipe, "weight_decay", where, float, default=0.0, minimum=0),
         num_epochs=get_value(recipe, "num_epochs", where, int, default=1, minimum=1),
@@ -85,6 +86,13 @@ def _recipe_settings(recipe: dict, where: str, lora: dict, targets: tuple[str, .
         lora_dropout=get_value(recipe, "lora_dropout", where, float, default=0.0, minimum=0, maximum=0.99),
         dropped_sources=frozenset(s for s in dropped.split("|") if s),
     )
+
+
+def _flag(section: dict, key: str, where: str) -> bool:
+    value = section.get(key, False)
+    if not isinstance(value, bool):  # bool("false") would be True
+        raise JobError(f"{where}.{key} = {value!r} is not true or false")
+    return value
 
 
 def evaluation_settings(job: dict) -> LanguageEvaluation:

@@ -8,6 +8,8 @@ restores the 4-D tensors bit for bit.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from lolzoo.lora.types import LoraFormatError, LoraModule
@@ -24,6 +26,12 @@ def module_from_pair(component: str, path: str, down: torch.Tensor, up: torch.Te
         raise LoraFormatError(f"{name}: mismatched ranks inside the pair: {shapes}")
     if rank == 0:
         raise LoraFormatError(f"{name}: rank 0 ({shapes})")
+    out_features, in_features = up.shape[0], math.prod(down.shape[1:])
+    if out_features == 0 or in_features == 0:
+        raise LoraFormatError(f"{name}: an empty factor: no output or input features ({shapes})")
+    if rank > max(out_features, in_features):  # keeps r x r work (Gram matrices) within the factors' size
+        raise LoraFormatError(f"{name}: rank {rank} exceeds both the {out_features} output and the "
+                              f"{in_features} input features ({shapes}); no LoRA needs that")
     conv_kernel = None
     if down.ndim > 2:
         if any(size != 1 for size in up.shape[2:]):

@@ -7,6 +7,7 @@ so rank-stabilised LoRA (scale lora_alpha / sqrt(r)) is folded in as lora_alpha 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -14,14 +15,26 @@ from collections.abc import Iterable, Mapping
 
 from lolzoo.lora.types import LoraFormatError, LoraModule
 
+# Pattern keys are regexes matched against every module path, so a hostile config could make
+# that unbounded work. PEFT writes plain module paths; we also allow one quantifier (".*"),
+# never a quantified group ("(a*)*" takes exponential time), and at most this many keys.
+MAX_PATTERN_KEYS = 4096
+_QUANTIFIED_GROUP = re.compile(r"\)[*+?{]")
+_QUANTIFIER = re.compile(r"[*+{]|(?<!\()\?")
+
 
 def get_pattern_key(pattern_keys: Iterable[str], key_to_match: str) -> str:
     """PEFT's own rule (peft.utils.other.get_pattern_key, checked equal in the tests); copied
     because importing peft costs seconds and `lolzoo inspect` should not."""
     for key in pattern_keys:
-        if re.match(rf"(.*\.)?({key})$", key_to_match):
+        if _suffix_regex(key).match(key_to_match):
             return key
     return key_to_match
+
+
+@functools.lru_cache(maxsize=2 * MAX_PATTERN_KEYS)  # re's own cache holds 512: more keys would recompile per module
+def _suffix_regex(key: str) -> re.Pattern:
+    return re.compile(rf"(.*\.)?({key})$")
 
 
 class AlphaResolver:
@@ -52,17 +65,40 @@ class AlphaResolver:
 
     def _number(self, config: Mapping, key: str, default: int):
         value = config.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if not _is_finite_number(value):
             raise LoraFormatError(f"{self.source}: config key {key!r} must be a finite number, got {value!r}")
         return value
 
     def _pattern(self, config: Mapping, key: str) -> dict:
         pattern = config.get(key) or {}
-        if not isinstance(pattern, dict) or not all(
-            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in pattern.items()
-        ):
-            raise LoraFormatError(f"{self.source}: config key {key!r} must map module names to numbers")
+        if not isinstance(pattern, dict) or not all(isinstance(k, str) and _is_finite_number(v)
+                                                    for k, v in pattern.items()):
+            raise LoraFormatError(f"{self.source}: config key {key!r} must map module names to finite numbers")
+        if len(pattern) > MAX_PATTERN_KEYS:
+            raise LoraFormatError(f"{self.source}: config key {key!r} has {len(pattern)} entries, "
+                                  f"more than the {MAX_PATTERN_KEYS} we match against every module")
+        for pattern_key in pattern:
+            self._check_pattern_key(key, pattern_key)
         return pattern
+
+    def _check_pattern_key(self, key: str, pattern_key: str) -> None:
+        shown = repr(pattern_key[:80]) + ("..." if len(pattern_key) > 80 else "")
+        if _QUANTIFIED_GROUP.search(pattern_key) or len(_QUANTIFIER.findall(pattern_key)) > 1:
+            raise LoraFormatError(f"{self.source}: {key} key {shown}: regexes with a quantified group or more "
+                                  "than one quantifier can take exponential time; use module paths")
+        try:
+            _suffix_regex(pattern_key)
+        except re.error as err:
+            raise LoraFormatError(f"{self.source}: {key} key {shown} is not a valid regex ({err})") from None
+
+
+def _is_finite_number(value) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def peft_config_fields(modules: list[LoraModule]) -> dict:

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from lolzoo.lora.types import LoraFormatError
+from lolzoo.lora.untrusted_files import open_regular_file
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
 
@@ -18,11 +19,12 @@ def read_pickle_state_dict(path: str | Path, allow_pickle: bool) -> dict[str, to
             f"{path}: refusing to read a pickle file: unpickling can run arbitrary code. "
             "Convert it to .safetensors, or pass allow_pickle=True (CLI: --allow-pickle) if you "
             "trust it; it is then loaded with torch.load(weights_only=True)")
-    try:
-        state = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as err:  # UnpicklingError, RuntimeError (zip), EOFError...: all mean "unreadable"
-        raise LoraFormatError(f"{path}: cannot load pickle file with weights_only=True: "
-                              f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from err
+    with open_regular_file(path) as handle:  # a FIFO would make torch.load wait forever
+        try:
+            state = torch.load(handle, weights_only=True, map_location="cpu")
+        except Exception as err:  # UnpicklingError, RuntimeError (zip), EOFError...: all mean "unreadable"
+            raise LoraFormatError(f"{path}: cannot load pickle file with weights_only=True: "
+                                  f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from err
     if not isinstance(state, dict):
         raise LoraFormatError(f"{path}: expected a state dict, the pickle holds a {type(state).__name__}")
     not_tensors = [k for k, v in state.items() if not (isinstance(k, str) and isinstance(v, torch.Tensor))]

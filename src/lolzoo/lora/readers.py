@@ -13,7 +13,7 @@ Every problem is a LoraFormatError whose message starts with the path.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from lolzoo.lora.peft_config import AlphaResolver, check_dora_flag
 from lolzoo.lora.pickle_io import PICKLE_SUFFIXES, read_pickle_state_dict
 from lolzoo.lora.safetensors_io import read_safetensors
 from lolzoo.lora.types import Lora, LoraFormatError, LoraModule
+from lolzoo.lora.untrusted_files import read_capped_text
 
 PEFT_CONFIG = "adapter_config.json"
 PEFT_WEIGHTS = "adapter_model.safetensors"
@@ -34,6 +35,7 @@ DIFFUSERS_PICKLE = "pytorch_lora_weights.bin"
 DIFFUSERS_METADATA_KEY = "lora_adapter_metadata"  # diffusers.loaders.lora_base.LORA_ADAPTER_METADATA_KEY
 KOHYA_NAMES_KEY = "lolzoo_modules"  # our kohya writer's map kohya name -> [component, dotted path]
 KOHYA_BASE_MODEL_KEY = "lolzoo_base_model"
+MAX_CONFIG_BYTES = 1024 * 1024  # real adapter_config.json files are a few KiB
 
 AlphaFor = Callable[[str, str, int], "float | None"]  # (component, path, rank) -> alpha
 
@@ -93,9 +95,10 @@ def _read_component_folders(folder: Path, adapters: list[Path], allow_pickle: bo
 
 def _read_peft_adapter(folder: Path, component: str, allow_pickle: bool) -> tuple[list[LoraModule], dict]:
     config_path = folder / PEFT_CONFIG
+    text = read_capped_text(config_path, MAX_CONFIG_BYTES)
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        config = json.loads(text)
+    except (ValueError, RecursionError) as err:  # bad JSON, integers over 4300 digits, nesting too deep
         raise LoraFormatError(f"{config_path}: not valid JSON ({err})") from None
     if not isinstance(config, dict):
         raise LoraFormatError(f"{config_path}: expected a JSON object")
@@ -158,7 +161,7 @@ def _restore_dotted_paths(roles: dict, names_json: str | None) -> dict:
     foreign metadata cannot rename a module."""
     try:
         names = json.loads(names_json) if names_json else {}
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # foreign or hostile metadata is ignored, as if absent
         return roles
     if not isinstance(names, dict):
         return roles
@@ -197,7 +200,7 @@ def _diffusers_configs(path: Path, raw: str | None) -> dict[str, dict]:
         return {}
     try:
         flat = json.loads(raw)
-    except json.JSONDecodeError as err:
+    except (ValueError, RecursionError) as err:
         raise LoraFormatError(f"{path}: metadata {DIFFUSERS_METADATA_KEY} is not valid JSON ({err})") from None
     if not isinstance(flat, dict):
         raise LoraFormatError(f"{path}: metadata {DIFFUSERS_METADATA_KEY} is not a JSON object")
@@ -256,12 +259,15 @@ def _assemble(tensors: dict[str, torch.Tensor], roles: dict[str, naming.TensorRo
                 raise LoraFormatError(f"{source}: {parts['alpha']} should be a scalar, has shape "
                                       f"{tuple(alpha_tensor.shape)}")
             alpha = float(alpha_tensor.reshape(()).item())
+            if alpha == 0:  # kohya's sd-scripts loads 0 as alpha = rank, diffusers and ComfyUI as scale 0
+                raise LoraFormatError(f"{source}: {parts['alpha']} is 0, which tools read differently "
+                                      "(kohya: alpha = rank, others: scale 0); refusing to guess")
         else:
             alpha = alpha_for(component, path, int(down.shape[0])) if alpha_for and down.ndim >= 1 else None
         magnitude = tensors[parts["magnitude"]] if "magnitude" in parts else None
         modules.append(module_from_pair(component, path, down, up, alpha, magnitude))
     keys = [m.key for m in modules]
     if len(set(keys)) != len(keys):
-        dup = next(k for k in keys if keys.count(k) > 1)
+        dup = next(k for k, count in Counter(keys).items() if count > 1)
         raise LoraFormatError(f"{source}: two modules share the key {dup} (names differ only by '.' vs '_')")
     return modules
