@@ -14,6 +14,10 @@ import torch
 
 from lolzoo.lora.types import LoraFormatError, LoraModule
 
+# A rank above both dimensions only wastes parameters (tiny test models have them), but a huge
+# one on a 1x1 layer would make r x r work (Gram matrices) far larger than the file: capped.
+SMALL_LAYER_MAX_RANK = 1024
+
 
 def module_from_pair(component: str, path: str, down: torch.Tensor, up: torch.Tensor,
                      alpha: float | None, magnitude: torch.Tensor | None = None) -> LoraModule:
@@ -29,9 +33,9 @@ def module_from_pair(component: str, path: str, down: torch.Tensor, up: torch.Te
     out_features, in_features = up.shape[0], math.prod(down.shape[1:])
     if out_features == 0 or in_features == 0:
         raise LoraFormatError(f"{name}: an empty factor: no output or input features ({shapes})")
-    if rank > max(out_features, in_features):  # keeps r x r work (Gram matrices) within the factors' size
-        raise LoraFormatError(f"{name}: rank {rank} exceeds both the {out_features} output and the "
-                              f"{in_features} input features ({shapes}); no LoRA needs that")
+    if rank > max(out_features, in_features, SMALL_LAYER_MAX_RANK):
+        raise LoraFormatError(f"{name}: rank {rank} exceeds the {out_features} output and the {in_features} "
+                              f"input features and {SMALL_LAYER_MAX_RANK} ({shapes}); no LoRA needs that")
     conv_kernel = None
     if down.ndim > 2:
         if any(size != 1 for size in up.shape[2:]):
