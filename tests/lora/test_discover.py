@@ -15,7 +15,8 @@ SHAPES = {"blocks.0.attn.q": (6, 4)}
 
 def dreambooth_lora() -> Lora:
     """peft's DreamBooth layout once written: unet/ and text_encoder/ adapter subfolders."""
-    te = LoraModule("text_encoder", "text_model.encoder.layers.0.self_attn.q_proj", torch.randn(5, 2), torch.randn(5, 2))
+    te = LoraModule("text_encoder", "text_model.encoder.layers.0.self_attn.q_proj",
+                    torch.randn(5, 2), torch.randn(5, 2))
     return Lora([*random_lora({"down_blocks.0.to_q": (6, 4)}, rank=2, component="unet").modules, te])
 
 

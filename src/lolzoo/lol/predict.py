@@ -19,6 +19,7 @@ was changed or assumed to score this LoRA, printed by `lolzoo predict`.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, NamedTuple
 
 import torch
@@ -81,11 +82,9 @@ def rank_problem(trained: TrainedModel, ranks: set[int]) -> str | None:
 def unused_components(trained: TrainedModel, modules: list[LoraModule]) -> dict[str, int]:
     """Components of the LoRA (e.g. text_encoder) of which the trained layout has no module at all,
     with their module counts.  Trained module names are `component.path`."""
-    counts: dict[str, int] = {}
-    for module in modules:
-        if module.component and not any(spec.name.startswith(module.component + ".") for spec in trained.modules):
-            counts[module.component] = counts.get(module.component, 0) + 1
-    return counts
+    counts = Counter(module.component for module in modules if module.component)
+    return {component: count for component, count in counts.items()
+            if not any(spec.name.startswith(component + ".") for spec in trained.modules)}
 
 
 def lora_batch(lora: Lora, trained: TrainedModel) -> PreparedLora:

@@ -42,7 +42,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--allow-pickle", action="store_true",
                         help="also read .bin/.pt/.pth/.ckpt LoRAs (loaded weights-only); only files you trust")
     parser.add_argument("--format", choices=["jsonl", "csv", "table"], default="jsonl",  # predict_output.WRITERS
-                        help="JSON lines (default) or CSV, printed as each LoRA is scored, or an aligned table at the end")
+                        help="JSON lines (default) or CSV, printed as each LoRA is scored, or a table at the end")
 
 
 def run(args) -> int:
