@@ -12,6 +12,10 @@ Choices worth knowing:
   `lora_adapter_metadata`, kohya/diffusers `.alpha` tensors. None means scale 1.
 - Anything that is not plain LoRA (DoRA, LoHa, biases, extra tensors) is refused, not skipped.
 - Pickle files are refused unless allow_pickle=True, and then loaded weights-only.
+- Every file is untrusted: only regular files are opened (never a FIFO or device), headers and
+  configs are size-capped and checked before any tensor is allocated (safetensors_io lists the
+  checks), NaN/Inf weights and alphas are refused by name, and every failure is one
+  LoraFormatError line starting with the path. tests/lora/test_fuzz_lora_files.py fuzzes this.
 """
 
 from lolzoo.lora.readers import read_lora
