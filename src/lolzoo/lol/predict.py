@@ -13,6 +13,10 @@ inputs they never saw in training).  SVD, Dense and GL-net take any rank; a lowe
 zero-padded to the trained rank (exact: zero columns add nothing to U Vᵀ), as load_zoo pads a
 mixed-rank zoo.
 
+DoRA (magnitude vectors beside the low-rank pair): a model trained on a DoRA zoo takes them and
+refuses a plain LoRA; a model trained on plain LoRAs scores a DoRA adapter's low-rank part
+only, with a notice.
+
 `lora_batch` and `predict_lora` return notices beside their result: plain sentences about what
 was changed or assumed to score this LoRA, printed by `lolzoo predict`.
 """
@@ -106,10 +110,28 @@ def lora_batch(lora: Lora, trained: TrainedModel) -> PreparedLora:
     if ranks != {trained.rank}:
         notices.append(f"rank {'/'.join(map(str, sorted(ranks)))}, not the trained zoo's {trained.rank}: "
                        f"scored anyway ({trained.model.kind} takes any rank)")
+    magnitudes, dora_notice = dora_magnitudes(lora, modules, trained)
+    notices += [dora_notice] if dora_notice else []
     rank = max(trained.rank, *ranks)
     U = [pad_rank(m.U.to(torch.float32) * m.scale, rank) for m in modules]  # α/r folded, as load_zoo does
     V = [pad_rank(m.V.to(torch.float32), rank) for m in modules]
-    return PreparedLora(LoraBatch([u.unsqueeze(0) for u in U], [v.unsqueeze(0) for v in V]), notices)
+    return PreparedLora(LoraBatch([u.unsqueeze(0) for u in U], [v.unsqueeze(0) for v in V], magnitudes), notices)
+
+
+def dora_magnitudes(lora: Lora, modules: list[LoraModule], trained: TrainedModel
+                    ) -> tuple[list[torch.Tensor] | None, str | None]:
+    """The magnitude rows the model reads (None for a plain-LoRA model) and a notice; raises
+    LayoutMismatch for a plain LoRA under a model trained on DoRA adapters."""
+    kind = trained.model.kind
+    if getattr(trained.model, "magnitudes", False):
+        if not lora.is_dora:
+            raise LayoutMismatch(f"a plain LoRA, but the {kind} model was trained on DoRA adapters and reads "
+                                 "each module's magnitude vector beside U and V")
+        return [m.magnitude.to(torch.float32).unsqueeze(0) for m in modules], None
+    if lora.is_dora:
+        return None, (f"a DoRA adapter: scored its low-rank part only (the {kind} model was trained on plain "
+                      "LoRAs; its magnitude vectors are not read)")
+    return None, None
 
 
 def predict_lora(lora: Lora, trained: TrainedModel) -> Prediction:
