@@ -131,6 +131,10 @@ def test_language_zoo_is_finetuned_evaluated_and_packed_next_to_its_base(test_wo
     packed = load_zoo(results / "zoos" / "arc.parquet")
     assert list(packed.lora_ids) == [f"arc-{i:05d}" for i in range(6)]
     assert {m.name.rsplit(".", 1)[-1] for m in packed.modules} == {"k_proj", "v_proj"} and (packed.ranks == 4).all()
+    # config/test.yaml trains DoRA: every module's magnitude vector is packed; all start at the base's
+    # row norms, so differences between LoRAs show that training moved them
+    assert packed.info.dora and [tuple(m.shape) for m in packed.magnitudes] == [(6, s.n) for s in packed.modules]
+    assert all(m.std(dim=0).max() > 0 for m in packed.magnitudes)
     table = packed.table
     sources = ["MCAS", "NYSEDREGENTS", "TIMSS", "ACTAAP", "NCEOGA", "MDSA", "VASoL", "AKDE&ED", "CSZ", "MEA",
                "LEAP", "NAEP", "MSA", "OHAT", "AIMS", "TAKS", "MEAP", "FCAT", "WASL"]
