@@ -269,6 +269,8 @@ def test_peft_config_is_not_json(peft_dir):
 @pytest.mark.parametrize("changes, match", [
     ({"peft_type": "IA3"}, "not a LoRA adapter"),
     ({"use_dora": True}, "use_dora=true but the weights have no lora_magnitude_vector"),
+    ({"use_dora": "false"}, "'use_dora' must be true or false"),
+    ({"use_rslora": 1}, "'use_rslora' must be true or false"),
     ({"lora_alpha": "eight"}, "'lora_alpha' must be a finite number"),
     ({"r": "2"}, "'r' must be a finite number, got '2'"),
     ({"r": [2]}, "'r' must be a finite number, got \\[2\\]"),

@@ -47,13 +47,13 @@ class AlphaResolver:
             raise LoraFormatError(f"{source}: not a LoRA adapter (peft_type={peft_type!r})")
         if config.get("lora_bias"):
             raise LoraFormatError(f"{source}: LoRA biases (lora_bias=true) are not a plain LoRA; not supported")
-        self.use_dora = bool(config.get("use_dora", False))
+        self.use_dora = self._flag(config, "use_dora")
         # Missing keys take LoraConfig's defaults, as peft does when it loads the config.
         self.r = self._number(config, "r", default=8)
         self.lora_alpha = self._number(config, "lora_alpha", default=8)
         self.rank_pattern = self._pattern(config, "rank_pattern")
         self.alpha_pattern = self._pattern(config, "alpha_pattern")
-        self.use_rslora = bool(config.get("use_rslora", False))
+        self.use_rslora = self._flag(config, "use_rslora")
 
     def alpha(self, path: str, rank: int) -> float:
         configured_rank = self.rank_pattern.get(get_pattern_key(self.rank_pattern, path), self.r)
@@ -62,6 +62,14 @@ class AlphaResolver:
                                   f"but the tensors have rank {rank}")
         alpha = float(self.alpha_pattern.get(get_pattern_key(self.alpha_pattern, path), self.lora_alpha))
         return alpha * math.sqrt(rank) if self.use_rslora else alpha
+
+    def _flag(self, config: Mapping, key: str) -> bool:
+        value = config.get(key, False)
+        if value is None:
+            return False
+        if not isinstance(value, bool):  # bool("false") is True: a string would silently flip the meaning
+            raise LoraFormatError(f"{self.source}: config key {key!r} must be true or false, got {value!r}")
+        return value
 
     def _number(self, config: Mapping, key: str, default: int):
         value = config.get(key, default)
