@@ -19,8 +19,10 @@ with one column per label, or `--format table` printed at the end:
 What the model cannot read is refused with one line on stderr, `lolzoo predict: refused PATH:
 reason` (modules missing from the trained layout or of other shapes, listed; a rank MLP and
 O-Align cannot take), and the rest is still scored. Modules of a whole component the model does
-not use (a text encoder's) are dropped with a notice (stderr and `notices`). The last stderr
-line sums up: `scored N, refused M`.
+not use (a text encoder's) are dropped with a notice (stderr and `notices`). DoRA adapters score
+under a model fitted on a DoRA zoo, which refuses plain LoRAs; a model fitted on plain LoRAs
+scores a DoRA adapter's low-rank part, with a notice. The last stderr line sums up:
+`scored N, refused M`.
 
 Exit status: 0 all scored; 1 some refused; 2 a usage error (bad arguments, a --model folder
 that is not a trained model, a path that does not exist, no LoRA under the paths).
