@@ -56,6 +56,18 @@ def test_fit_builds_a_magnitude_model_on_a_dora_zoo(fitted):
     assert json.loads((fitted / "plain-glnet" / "metrics.json").read_text())["model_config"]["magnitudes"] is False
 
 
+def test_low_rank_only_fits_a_dora_zoo_without_its_magnitudes(fitted, tmp_path, capsys):
+    out = tmp_path / "ablation"
+    assert main(["fit", "--zoo", str(fitted / "dora.parquet"), "--task", "regression", "--target", "mean_magnitude",
+                 "--model", "svd", "--out", str(out), "--epochs", "1", "--low-rank-only"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model_config"]["magnitudes"] is False and metrics["settings"]["low_rank_only"] is True
+    assert main(["fit", "--zoo", str(fitted / "plain.parquet"), "--task", "regression", "--target", "mean_magnitude",
+                 "--model", "svd", "--out", str(tmp_path / "no"), "--low-rank-only"]) == 2
+    assert "holds plain LoRAs, with no DoRA magnitudes to ignore" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_dora_adapter_scores_as_its_zoo_row(fitted, tmp_path, capsys, kind):
     index = 7

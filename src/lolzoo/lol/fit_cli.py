@@ -41,6 +41,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--hparam", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                         help="model hyperparameter, VALUE as JSON when it parses (hidden=[32,32], "
                              "dropout=0.1) else a string (gate=step); repeatable")
+    parser.add_argument("--low-rank-only", action="store_true",
+                        help="a DoRA zoo: ignore its magnitude vectors and fit on U, V alone (an ablation)")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
 
 
@@ -68,9 +70,13 @@ def run(args) -> int:
     start = time.perf_counter()
     zoo = load_zoo(args.zoo, columns=targets)
     load_s = time.perf_counter() - start
+    if args.low_rank_only:
+        if zoo.magnitudes is None:
+            raise UserError(f"--low-rank-only: {args.zoo} holds plain LoRAs, with no DoRA magnitudes to ignore")
+        zoo.magnitudes = None
     result = fit(args.model, zoo, args.task, targets, args.seed, hparams)
     command = {"zoo": str(args.zoo), "zoo_name": zoo.info.zoo, "base_model": zoo.info.base_model,
-               "preset": args.preset}
+               "preset": args.preset, "low_rank_only": args.low_rank_only}
     write_fit_outputs(args.out, result, zoo, command, {"load_s": load_s, "total_s": time.perf_counter() - start},
                       overwrite=args.overwrite)
     print(f"{args.model} on {zoo.info.zoo} ({args.task}: {', '.join(targets)}), best epoch {result.best_epoch}: "
