@@ -113,8 +113,8 @@ def fit(model_kind: str, zoo: Zoo, task: str, targets: list[str], seed: int = 0,
         build_model: Callable[..., LoLModel] | None = None) -> FitResult:
     """Train `model_kind` on `zoo` to predict `targets`; hparams mixes TrainSettings keys and model keys.
 
-    build_model defaults to lolzoo.lol.registry.build_model (kind, shapes, rank, out_dim, magnitudes, **hparams);
-    a DoRA zoo's models take its magnitude vectors.
+    build_model defaults to lolzoo.lol.registry.build_model (kind, shapes, rank, out_dim, **hparams); on a
+    DoRA zoo it is also given magnitudes=True, so the model takes the magnitude vectors.
     """
     if build_model is None:
         from lolzoo.lol.registry import build_model
@@ -134,8 +134,8 @@ def fit(model_kind: str, zoo: Zoo, task: str, targets: list[str], seed: int = 0,
     fitted_task = fit_task(task, list(targets), labels["train"])
     torch.manual_seed(seed)
     try:
-        model = build_model(model_kind, data.batch.shapes, data.batch.rank, fitted_task.out_dim,
-                            magnitudes=data.batch.magnitudes is not None, **model_hparams)  # a DoRA zoo: use them
+        dora = {"magnitudes": True} if data.batch.magnitudes is not None else {}  # plain zoos: builders need not know
+        model = build_model(model_kind, data.batch.shapes, data.batch.rank, fitted_task.out_dim, **dora, **model_hparams)
     except (ValueError, TypeError) as err:  # unknown kind or hyperparameter: the registry names the valid ones
         raise TrainingError(str(err)) from err
 
