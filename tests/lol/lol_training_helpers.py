@@ -30,6 +30,16 @@ def write_small_zoo(path: Path, count: int, seed: int = 0, ranks=(4,)) -> Path:
     return path
 
 
+def fit_small(zoo: Path, out: Path, model: str, *flags, task: str = "regression",
+              target: str = "frob_norm_total") -> Path:
+    """`lolzoo fit` through the CLI as a user runs it (extra flags as given); the fit must succeed."""
+    from lolzoo.cli import main
+
+    assert main(["fit", "--zoo", str(zoo), "--task", task, "--target", target, "--model", model,
+                 "--out", str(out), *map(str, flags)]) == 0
+    return out
+
+
 class GramModel(LoLModel):
     kind = "gram-test"
 

@@ -12,7 +12,7 @@ from lolzoo.cli import main
 from lolzoo.lora import write_peft
 from lolzoo.lora.testing import random_lora
 from lolzoo.zoo.synthetic import random_well_conditioned_gl, synthetic_lora
-from lol_training_helpers import small_zoo_spec, write_small_zoo
+from lol_training_helpers import fit_small, small_zoo_spec, write_small_zoo
 
 COUNT = 100
 KINDS = ("mlp", "svd", "dense", "glnet")
@@ -28,8 +28,7 @@ def fitted(zoo_path, tmp_path_factory):
     """One regression model per kind, fitted briefly: invariance does not depend on training."""
     root = tmp_path_factory.mktemp("fits")
     for kind in KINDS:
-        assert main(["fit", "--zoo", str(zoo_path), "--task", "regression", "--target", "frob_norm_total",
-                     "--model", kind, "--out", str(root / kind), "--epochs", "2", "--hparam", "hidden=[8]"]) == 0
+        fit_small(zoo_path, root / kind, kind, "--epochs", 2, "--hparam", "hidden=[8]")
     return root
 
 

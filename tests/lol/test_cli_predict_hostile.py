@@ -12,10 +12,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from lolzoo.cli import main
 from lolzoo.lora import write_kohya, write_peft
 from lolzoo.zoo.synthetic import synthetic_lora
-from lol_training_helpers import small_zoo_spec, write_small_zoo
+from lol_training_helpers import fit_small, small_zoo_spec, write_small_zoo
 
 COUNT = 40
 
@@ -32,9 +31,7 @@ class WritesMarker:
 def model(tmp_path_factory):
     root = tmp_path_factory.mktemp("fit")
     zoo = write_small_zoo(root / "zoo.parquet", COUNT)
-    assert main(["fit", "--zoo", str(zoo), "--task", "regression", "--target", "frob_norm_total",
-                 "--model", "glnet", "--out", str(root / "glnet"), "--epochs", "1"]) == 0
-    return root / "glnet"
+    return fit_small(zoo, root / "glnet", "glnet", "--epochs", 1)
 
 
 def hostile_files(folder, marker) -> list:

@@ -16,7 +16,7 @@ from lolzoo.lol.predict import pad_rank
 from lolzoo.lora import Lora, LoraModule, read_lora, write_kohya, write_peft
 from lolzoo.lora.testing import random_lora
 from lolzoo.zoo.synthetic import synthetic_lora
-from lol_training_helpers import small_zoo_spec, write_small_zoo
+from lol_training_helpers import fit_small, small_zoo_spec, write_small_zoo
 
 COUNT = 60
 KINDS = ("mlp", "o-align", "svd", "dense", "glnet")
@@ -33,10 +33,8 @@ def fitted(zoo_path, tmp_path_factory):
     """A regression model of every kind and a multilabel GL-net, fitted for one epoch."""
     root = tmp_path_factory.mktemp("fits")
     for kind in KINDS:
-        assert main(["fit", "--zoo", str(zoo_path), "--task", "regression", "--target", "frob_norm_total",
-                     "--model", kind, "--out", str(root / kind), "--epochs", "1", "--hparam", "hidden=[8]"]) == 0
-    assert main(["fit", "--zoo", str(zoo_path), "--task", "multilabel", "--target", "positive_functional_*",
-                 "--model", "glnet", "--out", str(root / "multilabel"), "--epochs", "1"]) == 0
+        fit_small(zoo_path, root / kind, kind, "--epochs", 1, "--hparam", "hidden=[8]")
+    fit_small(zoo_path, root / "multilabel", "glnet", "--epochs", 1, task="multilabel", target="positive_functional_*")
     return root
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from lolzoo.cli import main
 from lolzoo.lol.metrics import r2_score
-from lol_training_helpers import write_small_zoo
+from lol_training_helpers import fit_small, write_small_zoo
 
 RANKS = (2, 4, 8)
 
@@ -25,10 +25,7 @@ def zoo_path(tmp_path_factory):
 @pytest.fixture(scope="module")
 def fits(zoo_path, tmp_path_factory):
     root = tmp_path_factory.mktemp("fits")
-    for model in ("dense", "glnet"):
-        assert main(["fit", "--zoo", str(zoo_path), "--task", "regression", "--target", "frob_norm_total",
-                     "--model", model, "--train-ranks", "4", "--epochs", "2", "--out", str(root / model)]) == 0
-    return [root / "dense", root / "glnet"]
+    return [fit_small(zoo_path, root / model, model, "--train-ranks", 4, "--epochs", 2) for model in ("dense", "glnet")]
 
 
 def test_only_the_trained_ranks_train_and_every_other_lora_is_tested(zoo_path, fits):

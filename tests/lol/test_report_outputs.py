@@ -15,7 +15,7 @@ from lolzoo.cli import main
 from lolzoo.lol.compare import comparison, read_run
 from lolzoo.report.benchmarks import read_benchmark, summarize
 from lolzoo.report.comparison_figure import comparison_figure
-from lol_training_helpers import write_small_zoo
+from lol_training_helpers import fit_small, write_small_zoo
 
 COUNT = 100
 BENCHMARK_HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
@@ -39,10 +39,7 @@ def runs(zoo_path, tmp_path_factory):
     folders = []
     for model, seed in (("svd", 0), ("svd", 1), ("dense", 0)):
         folder = root / f"{model}-{seed}"
-        assert main(["fit", "--zoo", str(zoo_path), "--task", "regression", "--target", "frob_norm_total",
-                     "--model", model, "--seed", str(seed), "--out", str(folder), "--epochs", "1",
-                     "--hparam", "hidden=[8]"]) == 0
-        folders.append(folder)
+        folders.append(fit_small(zoo_path, folder, model, "--seed", seed, "--epochs", 1, "--hparam", "hidden=[8]"))
     return folders
 
 
