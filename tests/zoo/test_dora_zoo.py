@@ -53,3 +53,11 @@ def test_an_older_lolzoo_refuses_a_dora_zoo(tmp_path, monkeypatch):
     monkeypatch.setattr("lolzoo.zoo.schema.SCHEMA_VERSION", 1)
     with pytest.raises(ZooFormatError, match="schema version 2 is newer"):
         read_zoo_info(path)
+
+
+def test_a_non_finite_magnitude_is_refused_naming_the_lora(tmp_path):
+    entries = dora_entries(3)
+    entries[1][1].modules[2].magnitude[0] = float("nan")
+    with pytest.raises(ZooFormatError, match=r"lora 'd1': .*1 non-finite \(NaN/Inf\) values in the DoRA magnitude"):
+        pack_zoo(entries, None, tmp_path / "nan.parquet", "nan", None)
+    assert not (tmp_path / "nan.parquet").exists()

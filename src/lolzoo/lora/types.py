@@ -138,13 +138,10 @@ class Lora:
 
     def check_finite(self) -> None:
         for m in self.modules:
-            for label, t in (("B (U)", m.U), ("A (V)", m.V)):
-                if not torch.isfinite(t).all():
+            for label, t in (("B (U)", m.U), ("A (V)", m.V), ("the DoRA magnitude vector", m.magnitude)):
+                if t is not None and not torch.isfinite(t).all():
                     bad = int((~torch.isfinite(t)).sum())
                     raise LoraFormatError(f"{m.name}: {bad} non-finite (NaN/Inf) values in {label}")
-            if m.magnitude is not None and not torch.isfinite(m.magnitude).all():
-                bad = int((~torch.isfinite(m.magnitude)).sum())
-                raise LoraFormatError(f"{m.name}: {bad} non-finite (NaN/Inf) values in the DoRA magnitude vector")
             if m.alpha is not None and not math.isfinite(m.alpha):
                 raise LoraFormatError(f"{m.name}: alpha is not finite ({m.alpha})")
 

@@ -180,7 +180,7 @@ class _Packer:
         self._check_dora(lora_id, lora)
         flat = _flatten_weights(lora)
         magnitudes = _flatten_magnitudes(lora) if self.dora else None
-        _check_finite(lora_id, lora, flat if magnitudes is None else np.concatenate([flat, magnitudes]))
+        _check_finite(lora_id, lora, flat, magnitudes)
         self.ids.add(lora_id)
         self._rows.append((lora_id, [m.rank for m in lora.modules],
                            [None if m.alpha is None else float(m.alpha) for m in lora.modules], flat, magnitudes))
@@ -301,11 +301,11 @@ def _flatten_magnitudes(lora: Lora) -> np.ndarray:
         WEIGHTS_DTYPE, copy=False)
 
 
-def _check_finite(lora_id: str, lora: Lora, flat: np.ndarray) -> None:
-    """One float64 sum is finite exactly when every float32 is (it cannot overflow); only a
-    LoRA that fails it pays for Lora.check_finite, which names the module."""
+def _check_finite(lora_id: str, lora: Lora, *rows: np.ndarray | None) -> None:
+    """One float64 sum per row is finite exactly when every float32 is (it cannot overflow); only
+    a LoRA that fails it pays for Lora.check_finite, which names the module."""
     alphas_finite = all(m.alpha is None or math.isfinite(m.alpha) for m in lora.modules)
-    if alphas_finite and math.isfinite(float(flat.sum(dtype=np.float64))):
+    if alphas_finite and all(math.isfinite(float(row.sum(dtype=np.float64))) for row in rows if row is not None):
         return
     try:
         lora.check_finite()
