@@ -72,6 +72,8 @@ class LoLModel(nn.Module):
     """Base class; subclasses set `kind` and implement preprocess / forward_features / config."""
 
     kind: str = ""
+    rank_agnostic: bool = True  # any input rank; models whose input size is fixed by the rank set False
+    magnitudes: bool = False  # True: built to read DoRA magnitude vectors beside U and V
 
     def fit_preprocessing(self, batch: LoraBatch) -> None:
         """Default: nothing to fit."""

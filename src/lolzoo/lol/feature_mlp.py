@@ -24,7 +24,7 @@ MLP_DEFAULTS = {"hidden": [64], "dropout": 0.0}
 
 class FeatureMLPModel(LoLModel):
     DEFAULT_HPARAMS: dict = MLP_DEFAULTS
-    rank_agnostic: bool = False  # True: any input rank (the features do not depend on it)
+    rank_agnostic = False  # subclasses whose features do not depend on the rank (SVD, Dense) set True
 
     def __init__(self, shapes: Sequence[tuple[int, int]], rank: int, out_dim: int, magnitudes: bool = False,
                  **hparams):

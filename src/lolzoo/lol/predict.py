@@ -67,15 +67,9 @@ def layout_problems(trained: TrainedModel, shapes: dict[str, tuple[int, int]]) -
             f"{trained.info.get('zoo', {}).get('name', '?')!r}): " + " | ".join(problems))
 
 
-def takes_any_rank(trained: TrainedModel) -> bool:
-    """FeatureMLPModel kinds declare `rank_agnostic` (SVD, Dense yes; MLP, O-Align no); GL-net's
-    weights act on rows, never on rank columns, so a model that does not declare it takes any rank."""
-    return bool(getattr(trained.model, "rank_agnostic", True))
-
-
 def rank_problem(trained: TrainedModel, ranks: set[int]) -> str | None:
     """Why a model cannot take a LoRA whose modules have these ranks, or None."""
-    if takes_any_rank(trained) or ranks == {trained.rank}:
+    if trained.model.rank_agnostic or ranks == {trained.rank}:  # LoLModel.rank_agnostic: MLP, O-Align False
         return None
     kind = trained.model.kind
     return (f"rank {'/'.join(map(str, sorted(ranks)))}, but the {kind} model takes rank {trained.rank} only: "
@@ -123,7 +117,7 @@ def dora_magnitudes(lora: Lora, modules: list[LoraModule], trained: TrainedModel
     """The magnitude rows the model reads (None for a plain-LoRA model) and a notice; raises
     LayoutMismatch for a plain LoRA under a model trained on DoRA adapters."""
     kind = trained.model.kind
-    if getattr(trained.model, "magnitudes", False):
+    if trained.model.magnitudes:
         if not lora.is_dora:
             raise LayoutMismatch(f"a plain LoRA, but the {kind} model was trained on DoRA adapters and reads "
                                  "each module's magnitude vector beside U and V")
