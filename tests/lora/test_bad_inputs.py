@@ -189,13 +189,6 @@ def test_unsupported_variants(tmp_path, extra, match):
     refused(path, f"unsupported LoRA variant: {match}")
 
 
-def test_kohya_dora_scale_is_refused(tmp_path):
-    path = save(tmp_path / "dora.safetensors", {"lora_unet_a.lora_down.weight": torch.randn(2, 4),
-                                                "lora_unet_a.lora_up.weight": torch.randn(4, 2),
-                                                "lora_unet_a.dora_scale": torch.ones(1, 4)})
-    refused(path, "kohya/LyCORIS DoRA")
-
-
 def test_dora_magnitude_of_the_wrong_length_is_refused(tmp_path):
     path = save(tmp_path / "x.safetensors", {A: torch.randn(2, 4), B: torch.randn(4, 2),
                                              "unet.down_blocks.0.attn1.to_q.lora_magnitude_vector": torch.ones(3)})
@@ -210,11 +203,14 @@ def test_dora_magnitude_with_inf_is_reported(tmp_path):
     refused(path, "1 non-finite .* DoRA magnitude vector")
 
 
-def test_kohya_loha_is_refused(tmp_path):
-    path = save(tmp_path / "loha.safetensors", {"lora_unet_a.lora_down.weight": torch.randn(2, 4),
-                                                "lora_unet_a.lora_up.weight": torch.randn(4, 2),
-                                                "lora_unet_b.hada_w1_a": torch.randn(4, 2)})
-    refused(path, "LyCORIS LoHa")
+@pytest.mark.parametrize("extra, match", [
+    ({"lora_unet_a.dora_scale": torch.ones(1, 4)}, "kohya/LyCORIS DoRA"),
+    ({"lora_unet_b.hada_w1_a": torch.randn(4, 2)}, "LyCORIS LoHa"),
+], ids=["dora_scale", "loha"])
+def test_kohya_variants_are_refused(tmp_path, extra, match):
+    path = save(tmp_path / "variant.safetensors", {"lora_unet_a.lora_down.weight": torch.randn(2, 4),
+                                                   "lora_unet_a.lora_up.weight": torch.randn(4, 2), **extra})
+    refused(path, match)
 
 
 def test_conv_with_non_1x1_up_is_refused(tmp_path):
