@@ -11,6 +11,10 @@ Default hyperparameters per kind (default_hparams(kind)):
   are in lolzoo.lol.glnet.
 `rank` is the rank of the zoo: the input rank of "mlp"/"o-align" (fixed), the number of
 singular values "svd" keeps; "dense" and "glnet" take any rank and only record it.
+
+One model per file (flat_mlp, o_align, svd_mlp, dense_mlp, glnet), each a LoLModel (lol.base):
+a new model is one new file and one line in MODEL_CLASSES, and tests/lol's invariance and
+overfit tests run on every kind listed here without further change.
 """
 
 from __future__ import annotations

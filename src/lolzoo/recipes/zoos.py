@@ -3,6 +3,9 @@
 LoRA `i` of zoo `z` draws everything from generators seeded by (config seed, z, i, what
 is drawn), never from a shared stream, so its recipe does not depend on the zoo's count
 (LoRA 17 keeps its recipe when the zoo grows) nor on hyperparameters added later.
+Keep it so: a new drawn value gets its own `what` in rng_for(seed, zoo, index, what), and
+nothing here reads a global random state; stable ids are what let a single LoRA, shard or
+zoo be asked for and rerun alone.
 """
 
 from __future__ import annotations
