@@ -10,6 +10,7 @@ import torch
 from lolzoo.errors import LolzooError
 from lolzoo.language.encoding import IGNORE, encode, training_batch
 from lolzoo.language.evaluate import Scorer, arc_accuracy
+from lolzoo.language.questions import ArcQuestion
 
 from .conftest import make_questions, tiny_qwen2
 
@@ -49,6 +50,40 @@ def test_accuracy_picks_the_highest_choice_plain_and_per_character(byte_tokenize
     lengths = [np.array(q.choice_chars) for q in questions]
     normalised = [int(np.argmax(s / n)) == q.answer for s, n, q in zip([first, second], lengths, questions)]
     assert result["accuracy_norm"] == np.mean(normalised)
+
+
+def length_flip_question(answer: int) -> ArcQuestion:
+    """Choices whose continuations (" " + choice) are 2, 3 and 6 characters but 2, 3 and 11 byte tokens."""
+    return ArcQuestion(id=f"Mercury_flip{answer}", source="Mercury", question="Which?",
+                       choices=("a", "ab", "ééééé"), labels=("A", "B", "C"), answer=answer)
+
+
+# summed log-likelihoods: plain argmax 0; per continuation character (-0.5, -0.4, -0.483) argmax 1;
+# per choice character without the space (-1, -0.6, -0.58) or per token (-0.5, -0.4, -0.264) argmax 2
+FLIP_SCORES = np.array([-1.0, -1.2, -2.9])
+
+
+@pytest.mark.parametrize(("answer", "plain", "normalised"), [(1, 0.0, 1.0), (0, 1.0, 0.0), (2, 0.0, 0.0)])
+def test_length_normalisation_divides_by_the_continuation_s_characters(byte_tokenizer, answer, plain, normalised):
+    """acc_norm divides each choice's log-likelihood by the characters of " " + choice (not its tokens, not
+    the bare choice): here that flips the argmax from the short choice to the middle one."""
+    question = encode(byte_tokenizer, [length_flip_question(answer)], max_length=200)[0]
+    assert question.choice_chars == (2, 3, 6)
+    assert [len(c) for c in question.choices] == [2, 3, 11]
+    assert arc_accuracy([FLIP_SCORES], [question]) == {"accuracy": plain, "accuracy_norm": normalised}
+
+
+def test_a_scorer_reports_plain_and_normalised_accuracy_under_their_own_names(byte_tokenizer):
+    class FixedScores(Scorer):
+        def choice_log_likelihoods(self, model):
+            return [FLIP_SCORES]
+
+        def validation_loss(self, model):
+            return 1.5
+
+    encoded = encode(byte_tokenizer, [length_flip_question(1)], max_length=200)
+    scorer = FixedScores([], encoded, PAD, 1, torch.device("cpu"))
+    assert scorer.evaluate(None) == {"val_loss": 1.5, "arc_c_accuracy": 0.0, "arc_c_accuracy_norm": 1.0}
 
 
 def test_training_batch_labels_only_the_answer(byte_tokenizer):
