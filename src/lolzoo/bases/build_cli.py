@@ -62,7 +62,7 @@ def build_and_save(kind: str, seed: int, folder: Path) -> dict[str, int]:
 
 def build_and_save_lm(data: Path, seed: int, folder: Path) -> dict:
     from lolzoo.bases.tiny_qwen2 import DEFAULT_SIZE, build_tiny_qwen2, parameter_count, save_tiny_qwen2
-    from lolzoo.language.questions import read_split
+    from lolzoo.data.arc_questions import read_split
 
     questions = read_split(data, "train")
     model, tokenizer = build_tiny_qwen2(questions, seed)

@@ -212,7 +212,7 @@ def pretrain_tiny_qwen2(args, folder: Path) -> tuple[dict, dict]:
     from lolzoo.bases.pretrain_budget import Budget
     from lolzoo.bases.pretrain_lm import mean_loss, token_blocks, train_causal_lm, unigram_cross_entropy
     from lolzoo.bases.tiny_qwen2 import pretraining_texts, save_tiny_qwen2
-    from lolzoo.language.questions import read_split
+    from lolzoo.data.arc_questions import read_split
 
     model, tokenizer = load_causal_lm(args.base)
     train = token_blocks(tokenizer, pretraining_texts(read_split(args.data, "train")))

@@ -64,9 +64,9 @@ def to_model_range(images_uint8: np.ndarray) -> torch.Tensor:
 @lru_cache(maxsize=4)  # the card needs them twice (classifier, CLIP margin); read-only arrays
 def digit_set(resolution: int = 32, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """All (or the first `limit`) scikit-learn digits, upscaled and coloured, and their classes."""
-    from lolzoo.data.digits import _digits, digit_image
+    from lolzoo.data.digits import dataset_classes, digit_image
 
-    labels = _digits()[1]
+    labels = dataset_classes()
     count = len(labels) if limit is None else min(limit, len(labels))
     images, classes = np.stack([digit_image(i, resolution) for i in range(count)]), labels[:count].copy()
     images.flags.writeable = classes.flags.writeable = False

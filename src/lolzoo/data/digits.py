@@ -29,6 +29,11 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
     return (bunch.images / 16.0).astype(np.float32), bunch.target.astype(np.int64)
 
 
+def dataset_classes() -> np.ndarray:
+    """The class of every dataset image, in dataset order (a copy: the cache stays intact)."""
+    return _digits()[1].copy()
+
+
 def class_indices(class_index: int) -> np.ndarray:
     """Dataset indices of every image of one class, in dataset order."""
     if not 0 <= class_index < CLASSES:

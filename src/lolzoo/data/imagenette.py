@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lolzoo.data.finetune_format import FinetuneData, parse_classes, square_image
 from lolzoo.data.local_root import DOC, existing_root
 from lolzoo.errors import LolzooError
 
@@ -54,9 +55,6 @@ def class_files(root: Path, class_index: int) -> list[Path]:
 
 def imagenette_data(recipe: dict, data: dict):
     """The builder of (dreambooth-classes, imagenette): FinetuneData of the present classes."""
-    from lolzoo.data.celeba import square_image
-    from lolzoo.data.prepare import FinetuneData, parse_classes
-
     root = check_root(data.get("root"))
     present = parse_classes(recipe["classes"])
     per_class, resolution = int(recipe["images_per_class"]), int(data["resolution"])

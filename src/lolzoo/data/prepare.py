@@ -12,31 +12,18 @@ classes, the LoRA-level labels, the dataset size).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from lolzoo.data.celeba import celeba_data
+from lolzoo.data.finetune_format import FinetuneData, majority, parse_classes
 from lolzoo.data.imagenette import imagenette_data
 from lolzoo.errors import LolzooError
 
 DEFAULT_ATTRIBUTE_NOISE = 0.07
 DEFAULT_WORLD_SEED = 0  # the face world is shared by every LoRA and the base, not per-LoRA
-
-
-@dataclass
-class FinetuneData:
-    images: list[np.ndarray]
-    per_image: list[dict]  # one dict per image, in file order (without the file name)
-    labels: dict  # LoRA-level labels: flat, so they become label-CSV columns as they are
-    info: dict = field(default_factory=dict)  # what the data is (kind, resolution, ids)
-
-
-def majority(values: list[int]) -> int:
-    """1 when more than half the values are 1 (a tie is 0: the attribute is not clearly there)."""
-    return int(2 * sum(values) > len(values))
 
 
 def _face_data(recipe: dict, data: dict) -> FinetuneData:
@@ -58,15 +45,6 @@ def _face_data(recipe: dict, data: dict) -> FinetuneData:
     labels = {name: majority([row[name] for row in per_image]) for name in ATTRIBUTES}
     labels.update(subject=subject, dataset_size=len(images))
     return FinetuneData(images, per_image, labels)
-
-
-def parse_classes(classes) -> list[int]:
-    """"0|3|7" (the recipe's form) or [0, 3, 7] -> [0, 3, 7]."""
-    parts = classes.split("|") if isinstance(classes, str) else list(classes)
-    present = sorted({int(c) for c in parts})
-    if not present:
-        raise LolzooError("recipe has no classes")
-    return present
 
 
 def _digit_data(recipe: dict, data: dict) -> FinetuneData:

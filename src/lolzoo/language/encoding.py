@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from lolzoo.data.arc_questions import ArcQuestion, continuation, prompt
 from lolzoo.errors import LolzooError
-from lolzoo.language.questions import ArcQuestion, continuation, prompt
 
 IGNORE = -100  # label of tokens the loss skips (prompt and padding), as transformers uses it
 

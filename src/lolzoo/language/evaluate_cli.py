@@ -39,7 +39,7 @@ def lora_labels(train_record: dict, droppable: list[str], dropped: frozenset[str
 def run(args) -> int:
     started = time.perf_counter()
     from lolzoo.language.job import evaluation_settings, lora_ids, parse_job, run_limits, training_settings
-    from lolzoo.language.questions import CHANCE, read_split
+    from lolzoo.data.arc_questions import CHANCE, read_split
 
     job = parse_job(args.job, needs_recipes=args.loras is not None)
     settings, limits, evaluation = training_settings(job), run_limits(job), evaluation_settings(job)

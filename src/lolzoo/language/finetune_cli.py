@@ -36,7 +36,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     started = time.perf_counter()
     from lolzoo.language.job import parse_job, run_limits, training_settings
-    from lolzoo.language.questions import read_split, sample, without_sources
+    from lolzoo.data.arc_questions import read_split, sample, without_sources
 
     job = parse_job(args.job)
     settings = training_settings(job)  # a bad job fails before torch and the model load

@@ -1,4 +1,7 @@
-"""ARC questions as the language stages see them, and the one prompt format they all share.
+"""ARC questions as every stage reads them, and the one prompt format they all share.
+
+A format shared by data prep, the LM base and the language stage, so it lives in the lowest
+of them (data).
 
 A prepared ARC folder (written by `lolzoo prepare-arc`, read by pretraining, finetuning and
 evaluation) holds `train.jsonl`, `validation.jsonl` and `test.jsonl`, one question per line:
