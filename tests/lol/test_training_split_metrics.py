@@ -26,6 +26,26 @@ def test_split_is_a_function_of_the_id_alone():
     assert (assign_splits([ids[i] for i in shuffled]) == first[shuffled]).all()
 
 
+# Computed once from sha256 (split.py): a change of hash (Python's salted hash(), another digest, another
+# byte order or encoding) or of where the fractions cut moves LoRAs between splits, which silently mixes
+# an old model's test LoRAs into a new model's training set; so the assignment is pinned, not re-derived.
+PINNED_SPLITS = {
+    "arc-00000": "train", "arc-00001": "train", "arc-00002": "val", "arc-00003": "train", "arc-00004": "train",
+    "arc-00005": "train", "arc-00006": "train", "arc-00011": "test", "arc-00012": "val", "arc-00021": "val",
+    "arc-00025": "test", "arc-00029": "test", "arc-00038": "train", "sd/lora-\u00fc": "val",
+}
+
+
+def test_split_of_an_id_is_pinned_across_processes_and_versions():
+    assert dict(zip(PINNED_SPLITS, assign_splits(list(PINNED_SPLITS)).tolist())) == PINNED_SPLITS
+    assert split_position("arc-00000") == 0.2203329727919004
+    assert split_position("arc-00025") == 0.9995988895733394
+    assert split_position("x") == 0.17750681999964502
+    # the same positions cut at other fractions: 0.798 and 0.741 are val under (0.7, 0.2, 0.1)
+    assert assign_splits(["arc-00000", "arc-00001", "arc-00003", "arc-00002", "arc-00011"], (0.7, 0.2, 0.1)).tolist() == [
+        "train", "val", "val", "val", "test"]
+
+
 def test_split_fractions_are_respected():
     names = assign_splits([f"lora-{i}" for i in range(20000)], (0.7, 0.2, 0.1))
     shares = {s: float(np.mean(names == s)) for s in ("train", "val", "test")}
