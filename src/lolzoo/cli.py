@@ -27,7 +27,7 @@ VERBS = {
     "gather-labels": ("lolzoo.zoo.labels_cli", "gather per-LoRA label files into one CSV"),
     "fit": ("lolzoo.lol.fit_cli", "train one LoL model on a zoo: metrics, predictions and the model"),
     "predict": ("lolzoo.lol.predict_cli", "predict labels of LoRA files or folders with a trained LoL model"),
-    "compare": ("lolzoo.lol.compare_cli", "tables (CSV, Markdown) of fitted models: mean ± std over seeds"),
+    "compare": ("lolzoo.report.compare_cli", "tables (CSV, Markdown) of fitted models: mean ± std over seeds"),
     "plot-comparison": ("lolzoo.report.comparison_figure_cli", "a figure of fitted models: mean ± std over seeds per task, beside the trivial baseline"),
     "plot-predictions": ("lolzoo.report.prediction_figure_cli", "predicted vs true labels of fitted regression models, a panel per task and model"),
     "plot-labels": ("lolzoo.report.label_figure_cli", "accuracy per label of fitted multilabel models, beside the training-majority baseline"),

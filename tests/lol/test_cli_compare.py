@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from lolzoo.cli import main
-from lolzoo.lol.compare import Group, baseline_scores
+from lolzoo.report.compare import Group, baseline_scores
 from lol_training_helpers import write_small_zoo
 
 
@@ -92,7 +92,7 @@ def test_a_long_target_list_is_named_by_its_ends_and_count():
 def test_a_tiny_value_is_shown_in_scientific_notation():
     from types import SimpleNamespace
 
-    from lolzoo.lol.compare import _format
+    from lolzoo.report.compare import _format
 
     assert _format(SimpleNamespace(mean=1.234e-5, std=2.0e-6, seeds=3), 3) == "1.23e-05 ± 2.00e-06"
     assert _format(SimpleNamespace(mean=0.5, std=0.0, seeds=3), 3) == "0.500 ± 0.000"

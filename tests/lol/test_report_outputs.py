@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from lolzoo.cli import main
-from lolzoo.lol.compare import comparison, read_run
 from lolzoo.report.benchmarks import read_benchmark, summarize
+from lolzoo.report.compare import comparison, read_run
 from lolzoo.report.comparison_figure import comparison_figure
 from lol_training_helpers import fit_small, write_small_zoo
 

@@ -1,6 +1,6 @@
 """`lolzoo compare DIR... --out TABLE`: TABLE.csv, TABLE.md and TABLE.html from `lolzoo fit` output folders.
 
-See lolzoo.lol.compare for the table's shape and the trivial-baseline row.
+See lolzoo.report.compare for the table's shape and the trivial-baseline row.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from lolzoo.io import atomic_file, atomic_write_text
-    from lolzoo.lol.compare import comparison, html, markdown, read_run, wide_csv
+    from lolzoo.report.compare import comparison, html, markdown, read_run, wide_csv
 
     long = comparison([read_run(folder, args.split) for folder in args.runs])
     stem = args.out.with_suffix("") if args.out.suffix in (".csv", ".md", ".html") else args.out

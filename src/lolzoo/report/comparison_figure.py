@@ -9,14 +9,14 @@ import textwrap
 
 import pandas as pd
 
-from lolzoo.lol.compare import BASELINE, METRIC_NAMES, MODEL_NAMES, column_order, row_order
+from lolzoo.report.compare import BASELINE, METRIC_NAMES, MODEL_NAMES, column_order, row_order
 
 PANEL_WIDTH, PANEL_HEIGHT, PANELS_PER_ROW = 3.6, 2.8, 3
 TITLE_WIDTH = 45  # characters of a panel title's line at its font size
 
 
 def comparison_figure(long: pd.DataFrame, title: str):
-    """A matplotlib Figure of the long comparison frame (lolzoo.lol.compare.comparison)."""
+    """A matplotlib Figure of the long comparison frame (lolzoo.report.compare.comparison)."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: jobs have no display

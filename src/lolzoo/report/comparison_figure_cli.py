@@ -11,7 +11,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from lolzoo.lol.compare import comparison, read_run
+    from lolzoo.report.compare import comparison, read_run
     from lolzoo.report.comparison_figure import comparison_figure
     from lolzoo.report.figure_files import save_figure
 

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from lolzoo.errors import LolzooError
-from lolzoo.lol.compare import MODEL_NAMES
 from lolzoo.lol.results import METRICS_FILE, PREDICTIONS_FILE
+from lolzoo.report.compare import MODEL_NAMES
 
 TARGET = "clip_score"
 SPLIT = "test"

@@ -26,7 +26,7 @@ def save_figure(figure, path: Path, dpi: int = 110) -> None:
 def plot_runs_of_kind(args, make_figure, kind: str, nothing_to_plot: str) -> int:
     """A verb drawing the runs of one task kind among `args.runs`: `make_figure(runs, split)`
     returns None when none of them is of that kind, which is a one-line error."""
-    from lolzoo.lol.compare import read_run
+    from lolzoo.report.compare import read_run
 
     figure = make_figure([read_run(folder, args.split) for folder in args.runs], args.split)
     if figure is None:

@@ -12,8 +12,8 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 
-from lolzoo.lol.compare import MODEL_NAMES, Run, row_order
 from lolzoo.lol.results import METRICS_FILE, PREDICTIONS_FILE
+from lolzoo.report.compare import MODEL_NAMES, Run, row_order
 
 LABEL_WIDTH, PANEL_HEIGHT = 0.55, 3.0  # inches per label, per panel
 COLORS = ["#4878a8", "#e0a030", "#60a060", "#b05050", "#8060a8", "#808080"]

@@ -10,9 +10,9 @@ import textwrap
 import numpy as np
 import pandas as pd
 
-from lolzoo.lol.compare import MODEL_NAMES, Run, row_order
 from lolzoo.lol.metrics import r2_score
 from lolzoo.lol.results import PREDICTIONS_FILE
+from lolzoo.report.compare import MODEL_NAMES, Run, row_order
 
 PANEL = 2.6  # inches per square panel
 TITLE_WIDTH = 32

@@ -13,8 +13,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from lolzoo.lol import metrics as label_metrics
-from lolzoo.lol.compare import MODEL_NAMES, Run, row_order
 from lolzoo.lol.results import METRICS_FILE, PREDICTIONS_FILE
+from lolzoo.report.compare import MODEL_NAMES, Run, row_order
 
 SCORE = {"regression": "r2", "multilabel": "accuracy", "multiclass": "accuracy"}
 COLUMNS = ["task", "targets", "model", "name", "rank", "trained_on", "metric", "mean", "std", "seeds", "loras"]

@@ -14,7 +14,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from lolzoo.io import atomic_file, atomic_write_text
-    from lolzoo.lol.compare import read_run
+    from lolzoo.report.compare import read_run
     from lolzoo.report.figure_files import save_figure
     from lolzoo.report.html_table import html_page
     from lolzoo.report.rank_generalisation import lora_ranks, rank_figure, rank_table

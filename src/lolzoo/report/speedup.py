@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lolzoo.lol.compare import MODEL_NAMES, row_order
 from lolzoo.lol.results import METRICS_FILE
 from lolzoo.report.benchmarks import BenchmarkError, read_benchmark
+from lolzoo.report.compare import MODEL_NAMES, row_order
 
 COLUMNS = ["model", "name", "fits", "lol_s_per_lora", "evaluation_s_per_lora", "speedup"]
 

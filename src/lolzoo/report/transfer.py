@@ -19,11 +19,11 @@ import torch
 
 from lolzoo.errors import LolzooError
 from lolzoo.lol.artifacts import load_model_folder
-from lolzoo.lol.compare import HEADLINE_METRICS, Run, baseline_scores
 from lolzoo.lol.data import zoo_data
 from lolzoo.lol.predict import layout_problems, pad_rank
 from lolzoo.lol.results import PREDICTIONS_FILE
 from lolzoo.lol.train import predict_outputs
+from lolzoo.report.compare import HEADLINE_METRICS, Run, baseline_scores
 from lolzoo.zoo.load import Zoo
 
 

@@ -16,7 +16,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from lolzoo.io import atomic_file, atomic_write_text
-    from lolzoo.lol.compare import comparison, html, markdown, read_run, wide_csv
+    from lolzoo.report.compare import comparison, html, markdown, read_run, wide_csv
     from lolzoo.report.transfer import PREFACE, transferred_run
     from lolzoo.zoo.load import load_zoo
 
