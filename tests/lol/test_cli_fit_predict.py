@@ -11,7 +11,7 @@ import torch
 from lolzoo.cli import main
 from lolzoo.lora import write_peft
 from lolzoo.lora.testing import random_lora
-from lolzoo.zoo.synthetic import random_well_conditioned_gl, synthetic_lora
+from lolzoo.synthetic.generator import random_well_conditioned_gl, synthetic_lora
 from lol_training_helpers import fit_small, small_zoo_spec, write_small_zoo
 
 COUNT = 100
@@ -73,6 +73,22 @@ def test_predict_is_invariant_to_reparametrisation(fitted, lora_folders, capsys,
     # and it is the prediction `lolzoo fit` made for the same LoRA inside the zoo
     frame = pd.read_parquet(fitted / kind / "predictions.parquet").set_index("lora_id")
     assert lines[0]["prediction"] == pytest.approx(frame.loc["synthetic-00003", "prediction"], rel=1e-4, abs=1e-4)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_predict_tells_loras_apart_as_the_fit_did(fitted, tmp_path, capsys, kind):
+    """Different LoRAs get clearly different predictions (a constant predictor fails), each the one
+    `lolzoo fit` wrote for the same LoRA in predictions.parquet."""
+    indices = (3, 8, 17, 42, 77)
+    folders = [write_peft(synthetic_lora(small_zoo_spec(COUNT), i), tmp_path / f"lora{i}") for i in indices]
+    code, lines, _ = predictions(capsys, "--model", fitted / kind, *folders)
+    assert code == 0 and [line["path"] for line in lines] == [str(p) for p in folders]
+    got = [line["prediction"] for line in lines]
+    frame = pd.read_parquet(fitted / kind / "predictions.parquet").set_index("lora_id")
+    fit_made = [float(frame.loc[f"synthetic-{i:05d}", "prediction"]) for i in indices]
+    assert max(fit_made) - min(fit_made) > 0.3  # the fitted model itself is not constant on these LoRAs
+    assert got == pytest.approx(fit_made, rel=1e-4, abs=1e-4)
+    assert max(got) - min(got) > 0.3
 
 
 def test_predict_with_the_plain_mlp_is_not_invariant(fitted, lora_folders, capsys):
