@@ -88,7 +88,8 @@ def write_loras(zoo_path: Path, out: Path, count: int, layout: str) -> None:
 def ensure_zoo(zoo_path: Path, scratch: Path) -> tuple[Path, str]:
     if zoo_path.is_file():
         return zoo_path, f"real zoo {zoo_path}"
-    from lolzoo.zoo.synthetic import SyntheticZooSpec, write_synthetic_zoo
+    from lolzoo.synthetic.generator import SyntheticZooSpec
+    from lolzoo.zoo.synthetic_zoo import write_synthetic_zoo
 
     path = scratch / "synthetic.parquet"
     write_synthetic_zoo(path, SyntheticZooSpec(count=200, seed=0))

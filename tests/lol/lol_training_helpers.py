@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from lolzoo.lol.base import LoLModel, LoraBatch
-from lolzoo.zoo.synthetic import SyntheticZooSpec, write_synthetic_zoo
+from lolzoo.synthetic.generator import SyntheticZooSpec
+from lolzoo.zoo.synthetic_zoo import write_synthetic_zoo
 
 
 # Small modules: Σ n·m = 120 entries of ΔW, fewer than the ~480 training LoRAs of the learning

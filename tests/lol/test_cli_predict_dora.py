@@ -12,8 +12,8 @@ import pytest
 from lolzoo.cli import main
 from lolzoo.lora import write_peft
 from lolzoo.lora.testing import with_magnitudes
+from lolzoo.synthetic.generator import synthetic_lora
 from lolzoo.zoo import pack_zoo
-from lolzoo.zoo.synthetic import synthetic_lora
 from lol_training_helpers import small_zoo_spec
 
 COUNT = 40

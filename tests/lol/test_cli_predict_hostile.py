@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import save_file
 
 from lolzoo.lora import write_kohya, write_peft
-from lolzoo.zoo.synthetic import synthetic_lora
+from lolzoo.synthetic.generator import synthetic_lora
 from lol_training_helpers import fit_small, small_zoo_spec, write_small_zoo
 
 COUNT = 40

@@ -15,7 +15,7 @@ from lolzoo.cli import main
 from lolzoo.lol.predict import pad_rank
 from lolzoo.lora import Lora, LoraModule, read_lora, write_kohya, write_peft
 from lolzoo.lora.testing import random_lora
-from lolzoo.zoo.synthetic import synthetic_lora
+from lolzoo.synthetic.generator import synthetic_lora
 from lol_training_helpers import fit_small, small_zoo_spec, write_small_zoo
 
 COUNT = 60

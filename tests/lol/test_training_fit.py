@@ -11,8 +11,9 @@ import torch
 from lolzoo.lol.data import zoo_data
 from lolzoo.lol.tasks import TaskError
 from lolzoo.lol.train import TrainingError, fit, predict_outputs, split_hparams
+from lolzoo.synthetic.generator import SyntheticZooSpec
 from lolzoo.zoo import load_zoo
-from lolzoo.zoo.synthetic import SyntheticZooSpec, write_synthetic_zoo
+from lolzoo.zoo.synthetic_zoo import write_synthetic_zoo
 from lol_training_helpers import build_gram_model
 
 FAST = {"epochs": 4, "batch_size": 16, "lr": 3e-3}

@@ -18,7 +18,7 @@ from lolzoo.lol.metrics import r2_score
 from lolzoo.lol.predict import pad_rank
 from lolzoo.lol.train import predict_outputs
 from lolzoo.zoo.load import load_zoo
-from lolzoo.zoo.synthetic import write_synthetic_zoo
+from lolzoo.zoo.synthetic_zoo import write_synthetic_zoo
 from lol_training_helpers import small_zoo_spec
 
 TARGET = "frob_norm_total"

@@ -1,4 +1,4 @@
-"""The shard verbs the workflow calls: synthesize, gather-labels, pack --only-labelled."""
+"""The shard verbs the workflow calls: synthesize-shard, gather-labels, pack --only-labelled."""
 
 import json
 import shutil
@@ -11,9 +11,9 @@ import torch
 
 from lolzoo.cli import main
 from lolzoo.lora import read_lora
+from lolzoo.synthetic.generator import invariant_labels, random_well_conditioned_gl
 from lolzoo.zoo import load_zoo
 from lolzoo.zoo.labels import LabelFileError, gather_labels
-from lolzoo.zoo.synthetic import invariant_labels, random_well_conditioned_gl
 from tests.conftest import REPO
 
 JOB = {"recipe": {"lora_id": "syn-00002", "seed": 1234, "rank": 3, "lora_alpha": 6},
@@ -24,14 +24,14 @@ def synthesize(tmp_path, lora_id="syn-00002", job=JOB):
     """One LoRA as a shard of one, in its own shard folders under tmp_path/loras and tmp_path/labels."""
     shard_job = {"recipes": [{**job["recipe"], "lora_id": lora_id}], "zoo": job["zoo"]}
     loras, labels = tmp_path / "loras" / f"shard-{lora_id}", tmp_path / "labels" / f"shard-{lora_id}"
-    assert main(["synthesize", "--job", json.dumps(shard_job), "--out", str(loras), "--labels", str(labels)]) == 0
+    assert main(["synthesize-shard", "--job", json.dumps(shard_job), "--out", str(loras), "--labels", str(labels)]) == 0
     return loras / lora_id, labels / f"{lora_id}.json"
 
 
 def test_a_synthetic_shard_equals_its_loras_made_alone(tmp_path):
     recipes = [{**JOB["recipe"], "lora_id": f"syn-{i:05d}", "seed": i} for i in range(3)]
     shard_job = {"recipes": recipes, "zoo": JOB["zoo"]}
-    assert main(["synthesize", "--job", json.dumps(shard_job), "--out", str(tmp_path / "shard"),
+    assert main(["synthesize-shard", "--job", json.dumps(shard_job), "--out", str(tmp_path / "shard"),
                  "--labels", str(tmp_path / "shard-labels")]) == 0
     assert sorted(p.name for p in (tmp_path / "shard").iterdir()) == [r["lora_id"] for r in recipes]
     for recipe in recipes:
@@ -59,7 +59,7 @@ def test_synthesize_writes_a_peft_lora_and_its_invariant_labels(tmp_path):
 
 
 def test_synthesize_refuses_a_job_that_is_not_synthetic(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "lolzoo", "synthesize", "--job", '{"recipes": [{}]}',
+    result = subprocess.run([sys.executable, "-m", "lolzoo", "synthesize-shard", "--job", '{"recipes": [{}]}',
                              "--out", str(tmp_path / "x"), "--labels", str(tmp_path / "x-labels")],
                             cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 2 and "not a synthetic shard job" in result.stderr

@@ -8,15 +8,15 @@ import pytest
 import torch
 
 from lolzoo.zoo import load_zoo, read_zoo_info
-from lolzoo.zoo.synthetic import (
+from lolzoo.synthetic.generator import (
     SyntheticZooSpec,
     invariant_labels,
     random_well_conditioned_gl,
     synthetic_labels,
     synthetic_lora,
     synthetic_tasks,
-    write_synthetic_zoo,
 )
+from lolzoo.zoo.synthetic_zoo import write_synthetic_zoo
 
 TASKS = synthetic_tasks()
 REGRESSION, MULTILABEL, MULTICLASS = TASKS["regression"], TASKS["multilabel"], TASKS["multiclass"]

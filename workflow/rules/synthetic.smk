@@ -17,4 +17,4 @@ rule synthesize_loras:
     conda:
         "../../envs/lolzoo.yaml"
     shell:
-        "python -m lolzoo synthesize --job {params.job:q} --out {output.loras} --labels {output.labels} > {log} 2>&1"
+        "python -m lolzoo synthesize-shard --job {params.job:q} --out {output.loras} --labels {output.labels} > {log} 2>&1"

@@ -1,8 +1,8 @@
-"""`lolzoo synthesize --job JSON --out DIR --labels DIR`: a shard of synthetic LoRAs of a workflow zoo.
+"""`lolzoo synthesize-shard --job JSON --out DIR --labels DIR`: a shard of synthetic LoRAs of a workflow zoo.
 
 The job JSON is what the workflow passes every shard job: {"recipes": [<recipe row>, ...],
 "zoo": <its zoo's config>}. Each LoRA is written as a PEFT folder `DIR/<lora_id>` and its
-GL-invariant labels (see lolzoo.zoo.synthetic) as `LABELS/<lora_id>.json`: the same two
+GL-invariant labels (see lolzoo.synthetic.generator) as `LABELS/<lora_id>.json`: the same two
 outputs a finetune and an evaluation job produce for real LoRAs. Both folders appear whole
 or not at all.
 """
@@ -23,7 +23,7 @@ def add_arguments(parser) -> None:
 
 def shard_specs(job_text: str) -> dict:
     """lora_id -> SyntheticZooSpec of that one LoRA; a malformed job fails here, naming what is wrong."""
-    from lolzoo.zoo.synthetic import SyntheticZooSpec
+    from lolzoo.synthetic.generator import SyntheticZooSpec
 
     try:
         job = json.loads(job_text)
@@ -45,7 +45,7 @@ def shard_specs(job_text: str) -> dict:
 def run(args) -> int:
     from lolzoo.io import atomic_dir
     from lolzoo.lora import write_peft
-    from lolzoo.zoo.synthetic import BASE_MODEL, invariant_labels, synthetic_lora
+    from lolzoo.synthetic.generator import BASE_MODEL, invariant_labels, synthetic_lora
 
     specs = shard_specs(args.job)
     with atomic_dir(args.out, overwrite=True) as loras, atomic_dir(args.labels, overwrite=True) as labels:

@@ -1,6 +1,6 @@
 """`lolzoo synthetic-zoo --out ZOO.parquet --count N --seed S`: a zoo with known GL-invariant labels.
 
-See lolzoo.zoo.synthetic for the LoRAs and the labels.
+See lolzoo.synthetic.generator for the LoRAs and the labels, lolzoo.zoo.synthetic_zoo for the packing.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from lolzoo.zoo.synthetic import SyntheticZooSpec, write_synthetic_zoo
+    from lolzoo.synthetic.generator import SyntheticZooSpec
+    from lolzoo.zoo.synthetic_zoo import write_synthetic_zoo
 
     try:
         spec = SyntheticZooSpec(count=args.count, seed=args.seed, ranks=parse_ranks(args.ranks),

@@ -1,4 +1,4 @@
-"""A synthetic zoo whose labels are known GL(r)-invariant functions of each ΔW = U Vᵀ.
+"""Synthetic LoRAs whose labels are known GL(r)-invariant functions of each ΔW = U Vᵀ.
 
 Meant for testing LoL models in seconds: an invariant model can learn every label, and a
 model that is not invariant is handicapped when `reparametrise` gives every LoRA its own
@@ -32,7 +32,6 @@ Every label depends on the LoRA only through its ΔW_k, hence is GL(r)-invariant
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -42,7 +41,6 @@ import pandas as pd
 import torch
 
 from lolzoo.lora.types import Lora, LoraModule
-from lolzoo.zoo.pack import PackSummary, pack_zoo
 
 # (path, n, m) in the canonical (natural-sorted) order, so label index k is the module index.
 DEFAULT_SHAPES: tuple[tuple[str, int, int], ...] = (
@@ -144,18 +142,3 @@ def synthetic_labels(spec: SyntheticZooSpec) -> pd.DataFrame:
     rows = [{"lora_id": lora_id, **invariant_labels(lora)} for lora_id, lora in synthetic_loras(spec)]
     columns = ["lora_id"] + [c for kind in synthetic_tasks(len(spec.shapes)).values() for c in kind]
     return pd.DataFrame(rows, columns=columns)
-
-
-def write_synthetic_zoo(out_path: str | os.PathLike, spec: SyntheticZooSpec, zoo_name: str = "synthetic",
-                        **pack_options) -> PackSummary:
-    """Labels first (one pass), then the LoRAs are generated again and streamed into pack_zoo."""
-    labels = synthetic_labels(spec)  # regenerating is cheap and keeps memory to one row group
-    extra = {
-        "synthetic": {"count": spec.count, "seed": spec.seed, "ranks": list(spec.ranks),
-                      "reparametrise": spec.reparametrise, "alpha": spec.alpha},
-        "tasks": synthetic_tasks(len(spec.shapes)),
-        "num_classes": {"dominant_module": len(spec.shapes)},
-    }
-    return pack_zoo(synthetic_loras(spec), labels, out_path, zoo_name, BASE_MODEL,
-                    extra_metadata=extra, **pack_options)
-
