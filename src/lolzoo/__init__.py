@@ -1,8 +1,8 @@
 """lolzoo: zoos of LoRAs and the LoL models that learn on them.
 
-The package is laid out as the stages of one flow of data (docs and DESIGN: config, recipes,
-data, base models, the finetuning stages, the Parquet zoo, LoL models, the report). `STAGES`
-states that order; imports point down it and never back (tests/test_import_flow.py checks).
+One sub-package per stage of the flow of data, from a config to the report. `STAGES` below
+states their order, the one place it is written; imports point down it and never back up or
+in a circle (tests/test_import_flow.py checks every import, lazy ones included).
 """
 
 __version__ = "0.1.0"
