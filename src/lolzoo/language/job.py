@@ -1,4 +1,4 @@
-"""A language shard job (lolzoo.shard_job) turned into typed settings.
+"""A language shard job (lolzoo.recipes.job) turned into typed settings.
 
 The zoo config gives the LoRA shape (rank, alpha, target modules, DoRA or not) and the run's limits
 (`max_length`, `micro_batch_size`, `max_train_questions`, `evaluation`); each recipe row gives the hyperparameters the
@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lolzoo import shard_job
-from lolzoo.shard_job import JobError, get_value, lora_ids, per_recipe, rank_and_alpha
+from lolzoo.config.kinds import LANGUAGE_TYPES
+from lolzoo.recipes.job import JobError, get_value, lora_ids, per_recipe, rank_and_alpha
+from lolzoo.recipes.job import parse_job as parse_shard_job
 
-ZOO_TYPES = ("arc-sources",)
+ZOO_TYPES = LANGUAGE_TYPES
 DEFAULT_MAX_LENGTH = 256
 DEFAULT_MICRO_BATCH = 32
 
@@ -51,7 +52,7 @@ class LanguageEvaluation:
 
 
 def parse_job(text: str, needs_recipes: bool = True) -> dict:
-    return shard_job.parse_job(text, ZOO_TYPES, "language", needs_recipes)
+    return parse_shard_job(text, ZOO_TYPES, "language", needs_recipes)
 
 
 def run_limits(job: dict) -> RunLimits:

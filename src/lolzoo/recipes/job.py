@@ -1,18 +1,46 @@
-"""The shard job JSON every per-LoRA workflow step receives, checked once.
+"""The job description every per-LoRA workflow step receives: written here, read here.
 
-A job is {"zoo": <the zoo's config>, "recipes": [<recipe row>, ...]}: a shard of LoRAs of one
-zoo, made together in one process; a single LoRA is a shard of one. A malformed job fails
-before any model is loaded, with one line that names the key (recipes[i].key for a recipe).
-Each stage (diffusion, language) reads its own settings from it with `get_value`.
+A job is {"zoo": {...}, "recipes": [<recipe row>, ...]}: a shard of LoRAs of one zoo, made
+together in one process (a single LoRA is a shard of one), with only the zoo settings the
+step reads, and for a finetuning-data job the zoo's data source under "data". A job about a
+zoo's base alone has no recipes.
+
+The workflow writes it with `write_job_file` (one line of JSON in a file named after its
+content, passed as `--job @FILE`: see lolzoo.recipes.arg_files); every stage reads it with
+`parse_job`, which checks its shape once: a malformed job fails before any model is loaded,
+with one line that names the key (recipes[i].key for a recipe). Each stage then reads its
+own settings with `get_value`.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from lolzoo.errors import LolzooError
+from lolzoo.recipes.arg_files import write_arg_file
 
 SHAPE = '{"zoo": {...}, "recipes": [{...}, ...]}'
+
+
+def make_job(zoo: dict, recipes: list[dict], zoo_keys: tuple[str, ...] = (), data: dict | None = None) -> dict:
+    """The job of these recipes of a zoo: its type and the settings `zoo_keys` only, so that
+    changing another setting (say, the evaluation prompts for a finetuning job) leaves the job
+    as it is. Keys the zoo leaves out (an optional section) stay out."""
+    job = {"recipes": list(recipes), "zoo": {key: zoo[key] for key in ("type", *zoo_keys) if key in zoo}}
+    if data is not None:
+        job["data"] = data
+    return job
+
+
+def job_text(job: dict) -> str:
+    """One line of JSON with sorted keys: the same job is the same text, and the same file."""
+    return json.dumps(job, sort_keys=True)
+
+
+def write_job_file(job: dict, folder: str | Path, name: str) -> str:
+    """FOLDER/NAME-<hash>.json holding the job (written once); `--job @PATH` reads it."""
+    return write_arg_file([job_text(job)], folder, name, suffix=".json")
 
 
 class JobError(LolzooError):
@@ -31,13 +59,17 @@ def parse_job(text: str, zoo_types: tuple[str, ...], stage: str, needs_recipes: 
     recipes = job["recipes"]
     if not isinstance(recipes, list) or (needs_recipes and not recipes):
         raise JobError("recipes must be a non-empty list of recipe rows")
+    seen = set()
     for number, recipe in enumerate(recipes):
         if not isinstance(recipe, dict):
             raise JobError(f"recipes[{number}] is not a JSON object")
-    ids = [get_value(recipe, "lora_id", f"recipes[{number}]", str) for number, recipe in enumerate(recipes)]
-    repeated = sorted({lora_id for lora_id in ids if ids.count(lora_id) > 1})
-    if repeated:
-        raise JobError(f"recipes: lora_id {repeated[0]!r} appears more than once")
+        lora_id = recipe.get("lora_id")
+        # every stage names a folder or a file after it
+        if not isinstance(lora_id, str) or not lora_id or "/" in lora_id or lora_id.startswith("."):
+            raise JobError(f"recipes[{number}] is a recipe without a usable lora_id (a file name): {lora_id!r}")
+        if lora_id in seen:
+            raise JobError(f"recipes: lora_id {lora_id!r} appears more than once")
+        seen.add(lora_id)
     zoo_type = job["zoo"].get("type")
     if zoo_type not in zoo_types:
         raise JobError(f"zoo.type is {zoo_type!r}; a {stage} job needs one of {list(zoo_types)}")

@@ -23,6 +23,18 @@ def lora_id(zoo_name: str, index: int) -> str:
     return f"{zoo_name}-{index:0{ID_WIDTH}d}"
 
 
+def shard_name(lora_ids: list[str]) -> str:
+    """`celeba-00000-00049`: the zoo's LoRAs 0..49. The name says which LoRAs a shard holds."""
+    return f"{lora_ids[0]}-{lora_ids[-1].rsplit('-', 1)[1]}"
+
+
+def zoo_shards(zoo_name: str, count: int, size: int) -> dict[str, list[str]]:
+    """Shard name -> the lora_ids it holds: consecutive ids, `size` at a time. A shard's
+    name depends on its ids only, so growing a zoo adds shards and changes none."""
+    ids = [lora_id(zoo_name, index) for index in range(count)]
+    return {shard_name(ids[i:i + size]): ids[i:i + size] for i in range(0, count, size)}
+
+
 def _tag(text: str) -> int:
     return zlib.crc32(text.encode())  # stable across processes, unlike hash()
 

@@ -1,0 +1,39 @@
+"""Argument files: what a workflow job is told, in a file named after its content.
+
+`lolzoo` reads `@FILE` as the arguments FILE lists, one per line (argparse's
+fromfile_prefix_chars, set in lolzoo.cli). The workflow writes a shard's job JSON, a fit's
+flags or an aggregate job's long input list into such a file when Snakemake evaluates the
+job's params, and passes `@FILE`: the printed shell command stays one short line.
+
+The name holds a hash of the content, so the path changes exactly when the content does:
+Snakemake's params rerun trigger sees the path and reruns the job then, and only then. Two
+configs never write over each other's file, and a file once written never changes. Paths
+are relative to the working directory (`snakemake --directory DIR` writes under DIR).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from lolzoo.io import atomic_write_text
+
+DIGEST_LENGTH = 12  # hex digits of sha256: a collision among a world's files is out of reach
+
+
+def arg_file_text(lines: list[str]) -> str:
+    """One argument per line; an argument must not hold a line break (it would read as two)."""
+    for line in lines:
+        if line.splitlines() not in ([], [line]):
+            raise ValueError(f"an argument file holds one argument per line, not {line[:60]!r}")
+    return "".join(f"{line}\n" for line in lines)
+
+
+def write_arg_file(lines: list[str], folder: str | Path, name: str, suffix: str = ".args") -> str:
+    """FOLDER/NAME-<hash>SUFFIX holding `lines`, written once (atomically) and then left as is."""
+    text = arg_file_text([str(line) for line in lines])
+    digest = hashlib.sha256(text.encode()).hexdigest()[:DIGEST_LENGTH]
+    path = Path(folder) / f"{name}-{digest}{suffix}"
+    if not path.exists():  # same name, same content: another process may have written it already
+        atomic_write_text(path, text)
+    return str(path)
