@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from lolzoo.bases.pretrain_budget import Budget
+from lolzoo.bases.pretrain_loop import train_within_budget
 from lolzoo.bases.tiny_clip import TinyClip
 
 
@@ -43,25 +44,24 @@ def train_clip(clip: TinyClip, images: torch.Tensor, captions: list[str], budget
     unique = sorted(set(captions))
     caption_ids = torch.tensor([unique.index(c) for c in captions])
     unique_tokens = clip.tokenize(unique)
-    optimizer = torch.optim.AdamW(clip.model.parameters(), lr=learning_rate, weight_decay=0.1)
-    clip.model.train()
-    losses: list[float] = []
-    budget.start()
-    while budget.allows(len(losses)):
-        index = torch.randint(len(pixels), (batch_size,), generator=generator)
+
+    def batch_loss(index: torch.Tensor) -> torch.Tensor:
         batch = _augment(pixels[index], generator)
-        loss = clip_batch_loss(clip, batch, unique_tokens[caption_ids[index]], caption_ids[index])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        with torch.no_grad():  # CLIP clamps its temperature at 100
-            clip.model.logit_scale.clamp_(0, 4.6052)
-        losses.append(loss.item())
-        if log_every and len(losses) % log_every == 0:
-            recent = sum(losses[-log_every:]) / log_every
-            print(f"clip step {len(losses)}: loss {recent:.4f} ({budget.elapsed():.0f} s)", flush=True)
-    clip.model.eval()
-    return losses
+        return clip_batch_loss(clip, batch, unique_tokens[caption_ids[index]], caption_ids[index])
+
+    @torch.no_grad()
+    def clamp_temperature() -> None:  # CLIP clamps its temperature at 100
+        clip.model.logit_scale.clamp_(0, 4.6052)
+
+    return train_within_budget(clip.model, _random_batches(len(pixels), batch_size, generator), batch_loss, budget,
+                               name="clip", learning_rate=learning_rate, weight_decay=0.1,
+                               after_step=clamp_temperature, log_every=log_every)
+
+
+def _random_batches(count: int, batch_size: int, generator: torch.Generator):
+    """Endless batches of `batch_size` indices drawn uniformly, with replacement, from range(count)."""
+    while True:
+        yield torch.randint(count, (batch_size,), generator=generator)
 
 
 def _augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -18,6 +18,7 @@ import torch
 
 from lolzoo.bases.epoch_batches import epoch_batches
 from lolzoo.bases.pretrain_budget import Budget
+from lolzoo.bases.pretrain_loop import train_within_budget
 
 BLOCK = 64
 BATCH = 32
@@ -57,26 +58,16 @@ def _learning_rate(step: int, budget: Budget, peak: float) -> float:
 def train_causal_lm(model, blocks: torch.Tensor, budget: Budget, seed: int = 0, batch_size: int = BATCH,
                     learning_rate: float = LEARNING_RATE, log_every: int = 0) -> list[float]:
     """Next-token training on the blocks within the budget; returns the loss of every step."""
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, betas=(0.9, 0.95), weight_decay=0.01)
-    model.train()
-    losses: list[float] = []
-    batches = epoch_batches(len(blocks), batch_size, generator)
-    budget.start()
-    while budget.allows(len(losses)):
-        batch = blocks[next(batches)]
-        for group in optimizer.param_groups:
-            group["lr"] = _learning_rate(len(losses), budget, learning_rate)
-        loss = model(input_ids=batch, labels=batch).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        losses.append(round(loss.item(), 5))
-        if log_every and len(losses) % log_every == 0:
-            print(f"step {len(losses)}: loss {losses[-1]:.4f} ({budget.elapsed():.0f} s)", flush=True)
-    model.eval()
-    return losses
+    def batch_loss(index: torch.Tensor) -> torch.Tensor:
+        batch = blocks[index]
+        return model(input_ids=batch, labels=batch).loss
+
+    batches = epoch_batches(len(blocks), batch_size, torch.Generator().manual_seed(seed))
+    losses = train_within_budget(model, batches, batch_loss, budget, name="lm", learning_rate=learning_rate,
+                                 weight_decay=0.01, betas=(0.9, 0.95),
+                                 learning_rate_at=lambda step: _learning_rate(step, budget, learning_rate),
+                                 clip_norm=1.0, log_every=log_every)
+    return [round(loss, 5) for loss in losses]  # base.json and the losses file keep 5 decimals
 
 
 @torch.no_grad()

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from lolzoo.bases.pretrain_budget import Budget
+from lolzoo.bases.pretrain_loop import train_within_budget
 from lolzoo.bases.tiny_sd import training_scheduler
 
 CAPTION_DROPOUT = 0.1
@@ -146,16 +147,7 @@ def train_unet(pipeline, images: torch.Tensor, captions: list[str], budget: Budg
         with torch.no_grad():
             frozen_states = torch.cat([text_encoder(tokens[i:i + 256])[0] for i in range(0, len(tokens), 256)])
 
-    trained.requires_grad_(True)
-    optimizer = torch.optim.AdamW(trained.parameters(), lr=learning_rate, weight_decay=1e-2)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: learning_rate_factor(step, warmup_steps, budget.steps))
-    ema = EmaWeights(trained)
-    trained.train()
-    losses: list[float] = []
-    budget.start()
-    while budget.allows(len(losses)):
-        index = torch.multinomial(weights, batch_size, replacement=True, generator=generator)
+    def batch_loss(index: torch.Tensor) -> torch.Tensor:
         latents = (latent_mean[index] + latent_std[index] * torch.randn(latent_mean[index].shape, generator=generator)) * scale
         noise = torch.randn(latents.shape, generator=generator)
         timesteps = torch.randint(noise_scheduler.config.num_train_timesteps, (batch_size,), generator=generator)
@@ -169,18 +161,21 @@ def train_unet(pipeline, images: torch.Tensor, captions: list[str], budget: Budg
             states = frozen_states[prompt_ids]
         prediction = unet(noisy, timesteps, encoder_hidden_states=states).sample
         per_sample = F.mse_loss(prediction, noise, reduction="none").mean(dim=(1, 2, 3))
-        loss = (per_sample * min_snr_weights(noise_scheduler, timesteps, snr_gamma)).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        ema.update(trained)
-        losses.append(loss.item())
-        if log_every and len(losses) % log_every == 0:
-            recent = sum(losses[-log_every:]) / log_every
-            print(f"unet step {len(losses)}: loss {recent:.4f} ({budget.elapsed():.0f} s)", flush=True)
+        return (per_sample * min_snr_weights(noise_scheduler, timesteps, snr_gamma)).mean()
+
+    trained.requires_grad_(True)
+    ema = EmaWeights(trained)
+    losses = train_within_budget(
+        trained, _weighted_batches(weights, batch_size, generator), batch_loss, budget, name="unet",
+        learning_rate=learning_rate, weight_decay=1e-2,
+        learning_rate_at=lambda step: learning_rate * learning_rate_factor(step, warmup_steps, budget.steps),
+        clip_norm=1.0, after_step=lambda: ema.update(trained), log_every=log_every)
     ema.copy_to(trained)
-    trained.eval()
     trained.requires_grad_(False)
     return losses
+
+
+def _weighted_batches(weights: torch.Tensor, batch_size: int, generator: torch.Generator):
+    """Endless batches of `batch_size` indices drawn with replacement, each in proportion to its weight."""
+    while True:
+        yield torch.multinomial(weights, batch_size, replacement=True, generator=generator)

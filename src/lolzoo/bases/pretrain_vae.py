@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from lolzoo.bases.epoch_batches import epoch_batches
 from lolzoo.bases.pretrain_budget import Budget
+from lolzoo.bases.pretrain_loop import train_within_budget
 
 KL_WEIGHT = 1e-5  # per latent element summed, so about 1e-2 of the reconstruction loss at init
 
@@ -29,23 +30,10 @@ def vae_loss(vae, images: torch.Tensor, generator: torch.Generator) -> torch.Ten
 def train_vae(vae, images: torch.Tensor, budget: Budget, seed: int = 0, batch_size: int = 32,
               learning_rate: float = 1e-3, log_every: int = 0) -> list[float]:
     """Train in place; returns the loss of every step. Batches are a seeded shuffle of `images`."""
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.AdamW(vae.parameters(), lr=learning_rate, weight_decay=0.0)
-    vae.train()
-    losses: list[float] = []
-    batches = epoch_batches(len(images), batch_size, generator)
-    budget.start()
-    while budget.allows(len(losses)):
-        batch = images[next(batches)]
-        loss = vae_loss(vae, batch, generator)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-        if log_every and len(losses) % log_every == 0:
-            print(f"vae step {len(losses)}: loss {loss:.4f} ({budget.elapsed():.0f} s)", flush=True)
-    vae.eval()
-    return losses
+    generator = torch.Generator().manual_seed(seed)  # the batch order and the posterior samples
+    return train_within_budget(vae, epoch_batches(len(images), batch_size, generator),
+                               lambda index: vae_loss(vae, images[index], generator), budget, name="vae",
+                               learning_rate=learning_rate, weight_decay=0.0, log_every=log_every)
 
 
 @torch.no_grad()
