@@ -60,7 +60,9 @@ def parse(argv: list[str]):
     verb = top.parse_known_args(argv)[0].verb
     module_name, help_text = VERBS[verb]
     module = importlib.import_module(module_name)
-    parser = argparse.ArgumentParser(prog=f"lolzoo {verb}", description=help_text)
+    # `@FILE` stands for the arguments FILE lists, one per line: the workflow passes a job's
+    # JSON and long lists of folders this way (lolzoo.recipes.arg_files)
+    parser = argparse.ArgumentParser(prog=f"lolzoo {verb}", description=help_text, fromfile_prefix_chars="@")
     module.add_arguments(parser)
     args = parser.parse_args(argv[argv.index(verb) + 1:])
     args.verb = verb

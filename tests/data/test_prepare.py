@@ -116,8 +116,8 @@ def test_same_job_same_bytes(tmp_path):
     ({"recipe": {"lora_id": "imagenette-00000"}, "zoo": {"type": "dreambooth-classes"}, "data": DIGITS},
      "missing 'classes'"),
     ({"recipe": {}, "zoo": {"type": "dreambooth-classes"}, "data": DIGITS}, "without a usable lora_id"),
-    (shard(face_job(), face_job()), "lists celeba-00003 twice"),
-    ({"recipes": [], "zoo": {}, "data": DIGITS}, "non-empty recipes list"),
+    (shard(face_job(), face_job()), "lora_id 'celeba-00003' appears more than once"),  # lolzoo.recipes.job's words
+    ({"recipes": [], "zoo": {}, "data": DIGITS}, "non-empty list of recipe rows"),
     ({**face_job(), "data": DIGITS}, "no finetuning data for a dreambooth-subject zoo on sklearn-digits"),
     (face_job(images=22), "each identity has 21"),
     (face_job(subject=50), "identity 50 is outside"),

@@ -1,10 +1,10 @@
 """`lolzoo synthesize-shard --job JSON --out DIR --labels DIR`: a shard of synthetic LoRAs of a workflow zoo.
 
-The job JSON is what the workflow passes every shard job: {"recipes": [<recipe row>, ...],
-"zoo": <its zoo's config>}. Each LoRA is written as a PEFT folder `DIR/<lora_id>` and its
-GL-invariant labels (see lolzoo.synthetic.generator) as `LABELS/<lora_id>.json`: the same two
-outputs a finetune and an evaluation job produce for real LoRAs. Both folders appear whole
-or not at all.
+The job is the workflow's shard job (lolzoo.recipes.job), as JSON or `@FILE`: {"recipes":
+[<recipe row>, ...], "zoo": {"type": "synthetic", "modules": ..., "reparametrise": ...}}. Each
+LoRA is written as a PEFT folder `DIR/<lora_id>` and its GL-invariant labels (see
+lolzoo.synthetic.generator) as `LABELS/<lora_id>.json`: the same two outputs a finetune and an
+evaluation job produce for real LoRAs. Both folders appear whole or not at all.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from lolzoo.config.kinds import SYNTHETIC_TYPES
 from lolzoo.errors import UserError
+from lolzoo.recipes.job import JobError, parse_job
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--job", required=True, help='{"recipes": [{...}, ...], "zoo": {...}} as JSON')
+    parser.add_argument("--job", required=True, help='{"recipes": [{...}, ...], "zoo": {...}} as JSON, or @FILE holding it')
     parser.add_argument("--out", required=True, type=Path, help="the folder of PEFT adapter folders to write")
     parser.add_argument("--labels", required=True, type=Path, help="the folder of label JSON files to write")
 
@@ -26,20 +28,17 @@ def shard_specs(job_text: str) -> dict:
     from lolzoo.synthetic.generator import SyntheticZooSpec
 
     try:
-        job = json.loads(job_text)
-        zoo, recipes = job["zoo"], job["recipes"]
-        if not isinstance(recipes, list) or not recipes:
-            raise ValueError("recipes must be a non-empty list")
+        job = parse_job(job_text, SYNTHETIC_TYPES, "synthetic")
+        zoo = job["zoo"]
         shapes = tuple((str(p), int(n), int(m)) for p, n, m in zoo["modules"])
-        specs = {str(r["lora_id"]): SyntheticZooSpec(count=1, seed=int(r["seed"]), ranks=(int(r["rank"]),),
-                                                     reparametrise=bool(zoo["reparametrise"]),
-                                                     alpha=r["lora_alpha"], shapes=shapes)
-                 for r in recipes}
+        return {r["lora_id"]: SyntheticZooSpec(count=1, seed=int(r["seed"]), ranks=(int(r["rank"]),),
+                                               reparametrise=bool(zoo["reparametrise"]),
+                                               alpha=r["lora_alpha"], shapes=shapes)
+                for r in job["recipes"]}
+    except JobError as err:
+        raise UserError(f"--job is not a synthetic shard job: {err}") from None
     except (ValueError, KeyError, TypeError) as err:
         raise UserError(f"--job is not a synthetic shard job: {err!r}") from None
-    if len(specs) != len(recipes):
-        raise UserError("--job lists a lora_id twice")
-    return specs
 
 
 def run(args) -> int:
