@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pandas as pd
 import pytest
 import torch
 
 from lolzoo.cli import main
+from lolzoo.lol.testing import random_gl
 from lolzoo.lora import write_peft
 from lolzoo.lora.testing import random_lora
-from lolzoo.synthetic.generator import random_well_conditioned_gl, synthetic_lora
+from lolzoo.synthetic.generator import synthetic_lora
 from lol_training_helpers import fit_small, small_zoo_spec, write_small_zoo
 
 COUNT = 100
@@ -37,7 +39,7 @@ def lora_folders(tmp_path_factory):
     """LoRA 3 of the zoo as a PEFT folder, and the same LoRA re-parametrised as (U g, V g^{-T})."""
     root = tmp_path_factory.mktemp("loras")
     lora = synthetic_lora(small_zoo_spec(COUNT), 3)
-    g = torch.from_numpy(random_well_conditioned_gl(4, __import__("numpy").random.default_rng(7), spread=1.0)).float()
+    g = random_gl(4, cond=math.e ** 2, generator=torch.Generator().manual_seed(7)).float()
     return write_peft(lora, root / "lora"), write_peft(lora.transformed(g), root / "lora_g")
 
 

@@ -10,14 +10,9 @@ from torch import nn
 from lolzoo.lol.base import LoraBatch
 from lolzoo.lol.gl_layers import EquivariantLinear, GLGate
 from lolzoo.lol.registry import build_model
-from lolzoo.lol.testing import assert_equivariant, assert_invariant, random_gl, random_gl_per_module
+from lolzoo.lol.testing import assert_equivariant, assert_invariant, gl_action, random_gl
 
 from lol_model_helpers import RANK, SHAPES, fitted_model, random_lora_batch
-
-
-def gl_action(batch):
-    gs = random_gl_per_module(batch)
-    return lambda b: b.transformed(gs)
 
 
 def test_equivariant_linear_is_equivariant():

@@ -8,33 +8,29 @@ import torch
 
 from lolzoo.lol.base import LoraBatch
 from lolzoo.lol.registry import MODEL_KINDS, model_from_config
-from lolzoo.lol.testing import assert_invariant, random_gl_per_module, random_orthogonal_per_module
+from lolzoo.lol.testing import assert_invariant, gl_action, orthogonal_action
 
 from lol_model_helpers import INVARIANT_KINDS, fitted_model, random_lora_batch
 
 GLNET_HEADS = [dict(head=head) for head in ("flat", "module-mean", "entry-mean")]
 
 
-def transformed_by(factors):
-    return lambda b: b.transformed(factors)
-
-
 @pytest.mark.parametrize("kind", INVARIANT_KINDS)
 def test_dora_models_stay_gl_invariant(kind):
     model, batch = fitted_model(kind, dora=True), random_lora_batch(16, dora=True)
-    assert_invariant(model, batch, transformed_by(random_gl_per_module(batch)))
+    assert_invariant(model, batch, gl_action(batch))
 
 
 @pytest.mark.parametrize("hparams", GLNET_HEADS, ids=lambda h: h["head"])
 def test_every_glnet_head_takes_magnitudes_invariantly(hparams):
     model, batch = fitted_model("glnet", dora=True, **hparams), random_lora_batch(16, dora=True)
-    assert_invariant(model, batch, transformed_by(random_gl_per_module(batch)))
-    assert_invariant(model, batch, transformed_by(random_orthogonal_per_module(batch)))
+    assert_invariant(model, batch, gl_action(batch))
+    assert_invariant(model, batch, orthogonal_action(batch))
 
 
 def test_dora_o_align_stays_orthogonally_invariant():
     model, batch = fitted_model("o-align", dora=True), random_lora_batch(16, dora=True)
-    assert_invariant(model, batch, transformed_by(random_orthogonal_per_module(batch)))
+    assert_invariant(model, batch, orthogonal_action(batch))
 
 
 @pytest.mark.parametrize("kind", MODEL_KINDS)

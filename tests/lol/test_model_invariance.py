@@ -6,22 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lolzoo.lol.testing import assert_invariant, random_gl_per_module, random_orthogonal_per_module
+from lolzoo.lol.testing import assert_invariant, gl_action, orthogonal_action
 
 from lol_model_helpers import INVARIANT_KINDS, fitted_model, random_lora_batch
 
 GLNET_VARIANTS = [dict(head=head, gate=gate, layers=2) for head in ("flat", "module-mean", "entry-mean")
                   for gate in ("sigmoid", "step")] + [dict(layers=3, equivariant_hidden=5), dict(layers=1)]
-
-
-def gl_action(batch):
-    gs = random_gl_per_module(batch)
-    return lambda b: b.transformed(gs)
-
-
-def orthogonal_action(batch):
-    qs = random_orthogonal_per_module(batch)
-    return lambda b: b.transformed(qs)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])

@@ -1,6 +1,7 @@
 """The shard verbs the workflow calls: synthesize-shard, gather-labels, pack --only-labelled."""
 
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -10,8 +11,9 @@ import pytest
 import torch
 
 from lolzoo.cli import main
+from lolzoo.lol.testing import random_gl
 from lolzoo.lora import read_lora
-from lolzoo.synthetic.generator import invariant_labels, random_well_conditioned_gl
+from lolzoo.synthetic.generator import invariant_labels
 from lolzoo.zoo import load_zoo
 from lolzoo.zoo.labels import LabelFileError, gather_labels
 from tests.conftest import REPO
@@ -51,7 +53,7 @@ def test_synthesize_writes_a_peft_lora_and_its_invariant_labels(tmp_path):
     labels = json.loads(labels_path.read_text())
     assert labels == pytest.approx(invariant_labels(lora))
     # the labels belong to ΔW: a re-parametrised copy has the same ones
-    g = torch.from_numpy(random_well_conditioned_gl(3, __import__("numpy").random.default_rng(0))).float()
+    g = random_gl(3, cond=math.e, generator=torch.Generator().manual_seed(0)).float()
     assert invariant_labels(lora.transformed(g)) == pytest.approx(labels, rel=1e-4)
     # same job, same bytes
     again, _ = synthesize(tmp_path / "again")

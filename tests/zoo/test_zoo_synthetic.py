@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from lolzoo.zoo import load_zoo, read_zoo_info
+from lolzoo.lol.testing import random_gl
 from lolzoo.synthetic.generator import (
     SyntheticZooSpec,
     invariant_labels,
-    random_well_conditioned_gl,
     synthetic_labels,
     synthetic_lora,
     synthetic_tasks,
 )
+from lolzoo.zoo import load_zoo, read_zoo_info
 from lolzoo.zoo.synthetic_zoo import write_synthetic_zoo
 
 TASKS = synthetic_tasks()
@@ -23,11 +25,11 @@ REGRESSION, MULTILABEL, MULTICLASS = TASKS["regression"], TASKS["multilabel"], T
 
 
 def test_labels_are_invariant_under_a_random_gl_reparametrisation():
-    rng = np.random.default_rng(7)
+    generator = torch.Generator().manual_seed(7)
     spec = SyntheticZooSpec(count=30, seed=3, ranks=(1, 2, 4, 8))
     for index in range(spec.count):
         lora = synthetic_lora(spec, index)
-        g = torch.from_numpy(random_well_conditioned_gl(lora.rank, rng, spread=1.0))
+        g = random_gl(lora.rank, cond=math.e ** 2, generator=generator)
         moved = _float64(lora).transformed(g)
         before, after = invariant_labels(_float64(lora)), invariant_labels(moved)
         for name in REGRESSION:

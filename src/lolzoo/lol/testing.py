@@ -1,8 +1,11 @@
 """Numerical checks of invariance and equivariance, in the style of e3nn's assert_equivariant.
 
-    gs = random_gl_per_module(batch)                  # one g per module and per LoRA
-    assert_invariant(model, batch, lambda b: b.transformed(gs))
-    assert_equivariant(GLGate(), batch, lambda b: b.transformed(gs))
+    act = gl_action(batch)                  # one random g per module and per LoRA, drawn once
+    assert_invariant(model, batch, act)
+    assert_equivariant(GLGate(), batch, act)
+
+`random_gl` is the one GL sampler of the tests and benchmarks (the synthetic zoo generator
+keeps its own, seeded by numpy, so a zoo stays a pure function of its seed).
 
 Both return the largest error seen, so a test or a benchmark can report it, and raise an
 AssertionError naming it when it exceeds atol + rtol·|reference|. Tolerances default by
@@ -54,6 +57,21 @@ def random_gl_per_module(batch: LoraBatch, *, cond: float = 10.0, generator: tor
 def random_orthogonal_per_module(batch: LoraBatch, *, generator: torch.Generator | None = None) -> list[torch.Tensor]:
     dtype = batch.U[0].dtype
     return [random_orthogonal(batch.rank, batch.size, generator=generator, dtype=dtype) for _ in batch.U]
+
+
+def gl_action(batch: LoraBatch, *, cond: float = 10.0, generator: torch.Generator | None = None
+              ) -> Callable[[LoraBatch], LoraBatch]:
+    """The action of a random g ∈ GL(r) per module and per LoRA on batches shaped like `batch`;
+    the g are drawn once, here, so the action is the same every call (as assert_equivariant needs)."""
+    gs = random_gl_per_module(batch, cond=cond, generator=generator)
+    return lambda b: b.transformed(gs)
+
+
+def orthogonal_action(batch: LoraBatch, *, generator: torch.Generator | None = None
+                      ) -> Callable[[LoraBatch], LoraBatch]:
+    """As gl_action, with a random Q ∈ O(r) per module and per LoRA."""
+    qs = random_orthogonal_per_module(batch, generator=generator)
+    return lambda b: b.transformed(qs)
 
 
 @contextmanager

@@ -105,7 +105,10 @@ def synthetic_loras(spec: SyntheticZooSpec) -> Iterator[tuple[str, Lora]]:
 
 
 def random_well_conditioned_gl(rank: int, rng: np.random.Generator, spread: float = 0.5) -> np.ndarray:
-    """g = Q1 diag(e^t) Q2 with t ~ Uniform(-spread, spread): invertible, condition number <= e^{2 spread}."""
+    """g = Q1 diag(e^t) Q2 with t ~ Uniform(-spread, spread): invertible, condition number <= e^{2 spread}.
+
+    The generator's own draw, from its numpy rng, so a zoo stays a pure function of its seed;
+    tests draw g with lolzoo.lol.testing.random_gl."""
     q1, _ = np.linalg.qr(rng.standard_normal((rank, rank)))
     q2, _ = np.linalg.qr(rng.standard_normal((rank, rank)))
     return q1 @ np.diag(np.exp(rng.uniform(-spread, spread, rank))) @ q2
