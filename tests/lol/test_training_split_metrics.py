@@ -42,8 +42,8 @@ def test_split_of_an_id_is_pinned_across_processes_and_versions():
     assert split_position("arc-00025") == 0.9995988895733394
     assert split_position("x") == 0.17750681999964502
     # the same positions cut at other fractions: 0.798 and 0.741 are val under (0.7, 0.2, 0.1)
-    assert assign_splits(["arc-00000", "arc-00001", "arc-00003", "arc-00002", "arc-00011"], (0.7, 0.2, 0.1)).tolist() == [
-        "train", "val", "val", "val", "test"]
+    ids = ["arc-00000", "arc-00001", "arc-00003", "arc-00002", "arc-00011"]
+    assert assign_splits(ids, (0.7, 0.2, 0.1)).tolist() == ["train", "val", "val", "val", "test"]
 
 
 def test_split_fractions_are_respected():
