@@ -35,5 +35,7 @@ include: "workflow/rules/report.smk"
 
 rule all:
     input:
-        all_targets(),
+        plan.all_targets(config),
+    message:
+        "every target of the world"
     default_target: True

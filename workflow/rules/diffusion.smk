@@ -9,23 +9,23 @@ rule finetune_diffusion:
     output:
         directory(f"{RESULTS}/{{zoo}}/loras/{{shard}}"),
     params:
-        job=shard_job("lora", "prior_preservation"),
+        job=shard_job_file("finetune", "lora", "prior_preservation"),
     wildcard_constraints:
         zoo=zoos_of(*DIFFUSION_TYPES),
+    message:
+        "finetune diffusion LoRAs {wildcards.shard}"
     log:
         f"{RESULTS}/logs/{{zoo}}/finetune/{{shard}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{zoo}}/finetune/{{shard}}.tsv"
     threads: rule_threads("finetune_diffusion")
     resources:
-        gpu=config["gpus_per_job"],
-        mem_mb=attempt_scaled("finetune_diffusion", "mem_mb"),
-        runtime=attempt_scaled("finetune_diffusion", "runtime"),
+        **world_resources("finetune_diffusion"),
     conda:
-        "../../envs/lolzoo.yaml"
+        LOLZOO_ENV
     shell:
-        "OMP_NUM_THREADS={threads} python -m lolzoo finetune-diffusion --job {params.job:q}"
-        " --base {input.base} --data {input.data} --out {output} > {log} 2>&1"
+        """OMP_NUM_THREADS={threads} python -m lolzoo finetune-diffusion --job @{params.job} \\
+            --base {input.base} --data {input.data} --out {output} > {log} 2>&1"""
 
 
 rule evaluate_diffusion:
@@ -38,23 +38,23 @@ rule evaluate_diffusion:
         labels=directory(f"{RESULTS}/{{zoo}}/labels/{{shard}}"),
         samples=directory(f"{RESULTS}/{{zoo}}/samples/{{shard}}"),
     params:
-        job=shard_job("evaluation"),
+        job=shard_job_file("evaluate", "evaluation"),
         samples_per_shard=2,
     wildcard_constraints:
         zoo=zoos_of(*DIFFUSION_TYPES),
+    message:
+        "evaluate diffusion LoRAs {wildcards.shard}"
     log:
         f"{RESULTS}/logs/{{zoo}}/evaluate/{{shard}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{zoo}}/evaluate/{{shard}}.tsv"
     threads: rule_threads("evaluate_diffusion")
     resources:
-        gpu=config["gpus_per_job"],
-        mem_mb=attempt_scaled("evaluate_diffusion", "mem_mb"),
-        runtime=attempt_scaled("evaluate_diffusion", "runtime"),
+        **world_resources("evaluate_diffusion"),
     conda:
-        "../../envs/lolzoo.yaml"
+        LOLZOO_ENV
     shell:
-        "OMP_NUM_THREADS={threads} python -m lolzoo evaluate-diffusion --job {params.job:q}"
-        " --base {input.base} --clip {input.clip} --loras {input.loras} --data {input.data}"
-        " --out {output.labels} --samples {output.samples} --samples-for {params.samples_per_shard}"
-        " > {log} 2>&1"
+        """OMP_NUM_THREADS={threads} python -m lolzoo evaluate-diffusion --job @{params.job} \\
+            --base {input.base} --clip {input.clip} --loras {input.loras} --data {input.data} \\
+            --out {output.labels} --samples {output.samples} --samples-for {params.samples_per_shard} \\
+            > {log} 2>&1"""

@@ -9,23 +9,23 @@ rule finetune_language:
     output:
         directory(f"{RESULTS}/{{zoo}}/loras/{{shard}}"),
     params:
-        job=shard_job("lora", "max_length", "micro_batch_size", "max_train_questions"),
+        job=shard_job_file("finetune", "lora", "max_length", "micro_batch_size", "max_train_questions"),
     wildcard_constraints:
         zoo=zoos_of(*LANGUAGE_TYPES),
+    message:
+        "finetune language LoRAs {wildcards.shard}"
     log:
         f"{RESULTS}/logs/{{zoo}}/finetune/{{shard}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{zoo}}/finetune/{{shard}}.tsv"
     threads: rule_threads("finetune_language")
     resources:
-        gpu=config["gpus_per_job"],
-        mem_mb=attempt_scaled("finetune_language", "mem_mb"),
-        runtime=attempt_scaled("finetune_language", "runtime"),
+        **world_resources("finetune_language"),
     conda:
-        "../../envs/lolzoo.yaml"
+        LOLZOO_ENV
     shell:
-        "OMP_NUM_THREADS={threads} python -m lolzoo finetune-language --job {params.job:q}"
-        " --base {input.base} --data {input.data} --out {output} > {log} 2>&1"
+        """OMP_NUM_THREADS={threads} python -m lolzoo finetune-language --job @{params.job} \\
+            --base {input.base} --data {input.data} --out {output} > {log} 2>&1"""
 
 
 rule evaluate_language:
@@ -36,23 +36,23 @@ rule evaluate_language:
     output:
         directory(f"{RESULTS}/{{zoo}}/labels/{{shard}}"),
     params:
-        job=shard_job("lora", "sources", "evaluation", "max_length"),
+        job=shard_job_file("evaluate", "lora", "sources", "evaluation", "max_length"),
     wildcard_constraints:
         zoo=zoos_of(*LANGUAGE_TYPES),
+    message:
+        "evaluate language LoRAs {wildcards.shard}"
     log:
         f"{RESULTS}/logs/{{zoo}}/evaluate/{{shard}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{zoo}}/evaluate/{{shard}}.tsv"
     threads: rule_threads("evaluate_language")
     resources:
-        gpu=config["gpus_per_job"],
-        mem_mb=attempt_scaled("evaluate_language", "mem_mb"),
-        runtime=attempt_scaled("evaluate_language", "runtime"),
+        **world_resources("evaluate_language"),
     conda:
-        "../../envs/lolzoo.yaml"
+        LOLZOO_ENV
     shell:
-        "OMP_NUM_THREADS={threads} python -m lolzoo evaluate-language --job {params.job:q}"
-        " --base {input.base} --data {input.data} --loras {input.loras} --out {output} > {log} 2>&1"
+        """OMP_NUM_THREADS={threads} python -m lolzoo evaluate-language --job @{params.job} \\
+            --base {input.base} --data {input.data} --loras {input.loras} --out {output} > {log} 2>&1"""
 
 
 rule evaluate_language_base:
@@ -62,18 +62,18 @@ rule evaluate_language_base:
     output:
         f"{RESULTS}/{{zoo}}/base_eval.json",
     params:
-        job=zoo_job("lora", "evaluation", "max_length"),
+        job=base_job_file("evaluate_base", "lora", "evaluation", "max_length"),
     wildcard_constraints:
         zoo=zoos_of(*LANGUAGE_TYPES),
+    message:
+        "evaluate the base of {wildcards.zoo}"
     log:
         f"{RESULTS}/logs/{{zoo}}/evaluate_base.log",
     threads: rule_threads("evaluate_language_base")
     resources:
-        gpu=config["gpus_per_job"],
-        mem_mb=attempt_scaled("evaluate_language_base", "mem_mb"),
-        runtime=attempt_scaled("evaluate_language_base", "runtime"),
+        **world_resources("evaluate_language_base"),
     conda:
-        "../../envs/lolzoo.yaml"
+        LOLZOO_ENV
     shell:
-        "OMP_NUM_THREADS={threads} python -m lolzoo evaluate-language --job {params.job:q}"
-        " --base {input.base} --data {input.data} --out {output} > {log} 2>&1"
+        """OMP_NUM_THREADS={threads} python -m lolzoo evaluate-language --job @{params.job} \\
+            --base {input.base} --data {input.data} --out {output} > {log} 2>&1"""

