@@ -14,24 +14,11 @@ from lolzoo.lol.testing import random_gl
 from lolzoo.lora import write_peft
 from lolzoo.lora.testing import random_lora
 from lolzoo.synthetic.generator import synthetic_lora
-from lol_training_helpers import fit_small, small_zoo_spec, write_small_zoo
+from tests.small_zoo import small_zoo_spec
 
 COUNT = 100
 KINDS = ("mlp", "svd", "dense", "glnet")
-
-
-@pytest.fixture(scope="module")
-def zoo_path(tmp_path_factory):
-    return write_small_zoo(tmp_path_factory.mktemp("zoo") / "zoo.parquet", COUNT)
-
-
-@pytest.fixture(scope="module")
-def fitted(zoo_path, tmp_path_factory):
-    """One regression model per kind, fitted briefly: invariance does not depend on training."""
-    root = tmp_path_factory.mktemp("fits")
-    for kind in KINDS:
-        fit_small(zoo_path, root / kind, kind, "--epochs", 2, "--hparam", "hidden=[8]")
-    return root
+FIT_FLAGS = ("--epochs", 2, "--hparam", "hidden=[8]")  # brief: invariance does not depend on training
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +28,6 @@ def lora_folders(tmp_path_factory):
     lora = synthetic_lora(small_zoo_spec(COUNT), 3)
     g = random_gl(4, cond=math.e ** 2, generator=torch.Generator().manual_seed(7)).float()
     return write_peft(lora, root / "lora"), write_peft(lora.transformed(g), root / "lora_g")
-
-
-def predictions(capsys, *args) -> tuple[int, list[dict], str]:
-    code = main(["predict", *map(str, args)])
-    out, err = capsys.readouterr()
-    return code, [json.loads(line) for line in out.splitlines()], err
 
 
 def test_fit_writes_metrics_predictions_and_model(fitted, zoo_path):
@@ -67,8 +48,8 @@ def test_fit_writes_metrics_predictions_and_model(fitted, zoo_path):
 
 
 @pytest.mark.parametrize("kind", ["svd", "dense", "glnet"])
-def test_predict_is_invariant_to_reparametrisation(fitted, lora_folders, capsys, kind):
-    code, lines, _ = predictions(capsys, "--model", fitted / kind, *lora_folders)
+def test_predict_is_invariant_to_reparametrisation(fitted, lora_folders, predict_jsonl, kind):
+    code, lines, _ = predict_jsonl("--model", fitted / kind, *lora_folders)
     assert code == 0 and [line["path"] for line in lines] == [str(p) for p in lora_folders]
     assert isinstance(lines[0]["prediction"], float)
     assert lines[1]["prediction"] == pytest.approx(lines[0]["prediction"], rel=1e-4, abs=1e-4)
@@ -78,12 +59,12 @@ def test_predict_is_invariant_to_reparametrisation(fitted, lora_folders, capsys,
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_predict_tells_loras_apart_as_the_fit_did(fitted, tmp_path, capsys, kind):
+def test_predict_tells_loras_apart_as_the_fit_did(fitted, tmp_path, predict_jsonl, kind):
     """Different LoRAs get clearly different predictions (a constant predictor fails), each the one
     `lolzoo fit` wrote for the same LoRA in predictions.parquet."""
     indices = (3, 8, 17, 42, 77)
     folders = [write_peft(synthetic_lora(small_zoo_spec(COUNT), i), tmp_path / f"lora{i}") for i in indices]
-    code, lines, _ = predictions(capsys, "--model", fitted / kind, *folders)
+    code, lines, _ = predict_jsonl("--model", fitted / kind, *folders)
     assert code == 0 and [line["path"] for line in lines] == [str(p) for p in folders]
     got = [line["prediction"] for line in lines]
     frame = pd.read_parquet(fitted / kind / "predictions.parquet").set_index("lora_id")
@@ -93,14 +74,14 @@ def test_predict_tells_loras_apart_as_the_fit_did(fitted, tmp_path, capsys, kind
     assert max(got) - min(got) > 0.3
 
 
-def test_predict_with_the_plain_mlp_is_not_invariant(fitted, lora_folders, capsys):
-    code, lines, _ = predictions(capsys, "--model", fitted / "mlp", *lora_folders)
+def test_predict_with_the_plain_mlp_is_not_invariant(fitted, lora_folders, predict_jsonl):
+    code, lines, _ = predict_jsonl("--model", fitted / "mlp", *lora_folders)
     assert code == 0 and abs(lines[1]["prediction"] - lines[0]["prediction"]) > 1e-3
 
 
-def test_predict_refuses_another_layout_and_still_predicts_the_rest(fitted, lora_folders, tmp_path, capsys):
+def test_predict_refuses_another_layout_and_still_predicts_the_rest(fitted, lora_folders, tmp_path, predict_jsonl):
     other = write_peft(random_lora({"blocks.0.attn.q": (6, 5), "blocks.9.extra": (3, 3)}, rank=4), tmp_path / "other")
-    code, lines, err = predictions(capsys, "--model", fitted / "glnet", other, lora_folders[0])
+    code, lines, err = predict_jsonl("--model", fitted / "glnet", other, lora_folders[0])
     assert code == 1
     assert [line["path"] for line in lines] == [str(lora_folders[0])]
     refusal = next(line for line in err.splitlines() if str(other) in line)
@@ -109,29 +90,30 @@ def test_predict_refuses_another_layout_and_still_predicts_the_rest(fitted, lora
     assert "shapes differ (1): blocks_0_attn_q is 6x5, trained 6x4" in refusal
 
 
-def test_predict_rank_agnostic_models_take_any_rank_and_fixed_rank_models_refuse_others(fitted, tmp_path, capsys):
+def test_predict_rank_agnostic_models_take_any_rank_and_fixed_rank_models_refuse_others(fitted, tmp_path,
+                                                                                         predict_jsonl):
     spec = small_zoo_spec(COUNT)
     low = synthetic_lora(type(spec)(**{**spec.__dict__, "ranks": (2,)}), 5)
     high = synthetic_lora(type(spec)(**{**spec.__dict__, "ranks": (6,)}), 5)
     low_dir, high_dir = write_peft(low, tmp_path / "low"), write_peft(high, tmp_path / "high")
-    code, lines, _ = predictions(capsys, "--model", fitted / "glnet", low_dir, high_dir)
+    code, lines, _ = predict_jsonl("--model", fitted / "glnet", low_dir, high_dir)
     assert code == 0 and len(lines) == 2  # GL-net takes any rank
-    code, lines, err = predictions(capsys, "--model", fitted / "mlp", low_dir, high_dir)
+    code, lines, err = predict_jsonl("--model", fitted / "mlp", low_dir, high_dir)
     assert code == 1 and lines == []  # lolzoo.lol.predict.rank_problem; tests/lol/test_cli_predict_inputs.py
     assert "rank 2, but the mlp model takes rank 4 only" in err and "rank 6, but the mlp model takes rank 4 only" in err
 
 
-def test_predict_multilabel_and_multiclass_outputs(zoo_path, lora_folders, tmp_path, capsys):
+def test_predict_multilabel_and_multiclass_outputs(zoo_path, lora_folders, tmp_path, capsys, predict_jsonl):
     assert main(["fit", "--zoo", str(zoo_path), "--task", "multilabel", "--target",
                  "positive_functional_0,positive_functional_1", "--model", "dense", "--out", str(tmp_path / "ml"),
                  "--epochs", "1"]) == 0
     assert main(["fit", "--zoo", str(zoo_path), "--task", "multiclass", "--target", "dominant_module",
                  "--model", "svd", "--out", str(tmp_path / "mc"), "--epochs", "1"]) == 0
     capsys.readouterr()  # the fits' summaries
-    _, [line], _ = predictions(capsys, "--model", tmp_path / "ml", lora_folders[0])
+    _, [line], _ = predict_jsonl("--model", tmp_path / "ml", lora_folders[0])
     assert set(line["prediction"]) == {"positive_functional_0", "positive_functional_1"}
     assert all(0 <= p <= 1 for p in line["prediction"].values())
-    _, [line], _ = predictions(capsys, "--model", tmp_path / "mc", lora_folders[0])
+    _, [line], _ = predict_jsonl("--model", tmp_path / "mc", lora_folders[0])
     assert line["prediction"]["class"] in (0, 1, 2)
     assert set(line["prediction"]["probabilities"]) == {"0", "1", "2"}
     assert sum(line["prediction"]["probabilities"].values()) == pytest.approx(1.0)

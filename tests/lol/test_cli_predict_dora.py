@@ -14,7 +14,7 @@ from lolzoo.lora import write_peft
 from lolzoo.lora.testing import with_magnitudes
 from lolzoo.synthetic.generator import synthetic_lora
 from lolzoo.zoo import pack_zoo
-from lol_training_helpers import small_zoo_spec
+from tests.small_zoo import small_zoo_spec
 
 COUNT = 40
 KINDS = ("mlp", "glnet")
@@ -43,12 +43,6 @@ def fitted(tmp_path_factory):
     return root
 
 
-def jsonl(capsys, *args) -> tuple[int, list[dict], str]:
-    code = main(["predict", *map(str, args)])
-    out, err = capsys.readouterr()
-    return code, [json.loads(line) for line in out.splitlines()], err
-
-
 def test_fit_builds_a_magnitude_model_on_a_dora_zoo(fitted):
     for kind in KINDS:
         config = json.loads((fitted / kind / "metrics.json").read_text())["model_config"]
@@ -69,27 +63,27 @@ def test_low_rank_only_fits_a_dora_zoo_without_its_magnitudes(fitted, tmp_path, 
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_a_dora_adapter_scores_as_its_zoo_row(fitted, tmp_path, capsys, kind):
+def test_a_dora_adapter_scores_as_its_zoo_row(fitted, tmp_path, predict_jsonl, kind):
     index = 7
     path = write_peft(dora_lora(index), tmp_path / "adapter")
-    code, (line,), _ = jsonl(capsys, "--model", fitted / kind, path)
+    code, (line,), _ = predict_jsonl("--model", fitted / kind, path)
     assert code == 0 and line["notices"] == []
     predictions = pd.read_parquet(fitted / kind / "predictions.parquet").set_index("lora_id")
     assert line["prediction"] == pytest.approx(predictions.loc[f"dora-{index:03d}", "prediction"], rel=1e-5, abs=1e-6)
 
 
-def test_a_dora_model_refuses_a_plain_lora_and_scores_the_rest(fitted, tmp_path, capsys):
+def test_a_dora_model_refuses_a_plain_lora_and_scores_the_rest(fitted, tmp_path, predict_jsonl):
     plain = write_peft(dora_lora(3).without_magnitudes(), tmp_path / "plain")
     dora = write_peft(dora_lora(3), tmp_path / "dora")
-    code, lines, err = jsonl(capsys, "--model", fitted / "glnet", plain, dora)
+    code, lines, err = predict_jsonl("--model", fitted / "glnet", plain, dora)
     assert code == 1 and [line["path"] for line in lines] == [str(dora)]
     assert f"refused {plain}: a plain LoRA, but the glnet model was trained on DoRA adapters" in err
 
 
-def test_a_plain_model_scores_the_low_rank_part_with_a_notice(fitted, tmp_path, capsys):
+def test_a_plain_model_scores_the_low_rank_part_with_a_notice(fitted, tmp_path, predict_jsonl):
     dora = write_peft(dora_lora(5), tmp_path / "dora")
     plain = write_peft(dora_lora(5).without_magnitudes(), tmp_path / "plain")
-    code, (from_dora, from_plain), err = jsonl(capsys, "--model", fitted / "plain-glnet", dora, plain)
+    code, (from_dora, from_plain), err = predict_jsonl("--model", fitted / "plain-glnet", dora, plain)
     assert code == 0 and from_dora["prediction"] == from_plain["prediction"]
     assert from_dora["notices"] == ["a DoRA adapter: scored its low-rank part only (the glnet model was trained "
                                     "on plain LoRAs; its magnitude vectors are not read)"]

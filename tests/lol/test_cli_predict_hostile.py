@@ -14,9 +14,11 @@ from safetensors.torch import save_file
 
 from lolzoo.lora import write_kohya, write_peft
 from lolzoo.synthetic.generator import synthetic_lora
-from lol_training_helpers import fit_small, small_zoo_spec, write_small_zoo
+from tests.small_zoo import small_zoo_spec
 
 COUNT = 40
+KINDS = ("glnet",)
+FIT_FLAGS = ("--epochs", 1)
 
 
 class WritesMarker:
@@ -28,10 +30,8 @@ class WritesMarker:
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fit")
-    zoo = write_small_zoo(root / "zoo.parquet", COUNT)
-    return fit_small(zoo, root / "glnet", "glnet", "--epochs", 1)
+def model(fitted):
+    return fitted / "glnet"
 
 
 def hostile_files(folder, marker) -> list:

@@ -16,26 +16,19 @@ from lolzoo.lol.predict import pad_rank
 from lolzoo.lora import Lora, LoraModule, read_lora, write_kohya, write_peft
 from lolzoo.lora.testing import random_lora
 from lolzoo.synthetic.generator import synthetic_lora
-from lol_training_helpers import fit_small, small_zoo_spec, write_small_zoo
+from tests.small_zoo import fit_small, small_zoo_spec
 
 COUNT = 60
 KINDS = ("mlp", "o-align", "svd", "dense", "glnet")
 RANK_AGNOSTIC = ("svd", "dense", "glnet")
+FIT_FLAGS = ("--epochs", 1, "--hparam", "hidden=[8]")
 
 
 @pytest.fixture(scope="module")
-def zoo_path(tmp_path_factory):
-    return write_small_zoo(tmp_path_factory.mktemp("zoo") / "zoo.parquet", COUNT)
-
-
-@pytest.fixture(scope="module")
-def fitted(zoo_path, tmp_path_factory):
-    """A regression model of every kind and a multilabel GL-net, fitted for one epoch."""
-    root = tmp_path_factory.mktemp("fits")
-    for kind in KINDS:
-        fit_small(zoo_path, root / kind, kind, "--epochs", 1, "--hparam", "hidden=[8]")
-    fit_small(zoo_path, root / "multilabel", "glnet", "--epochs", 1, task="multilabel", target="positive_functional_*")
-    return root
+def fitted(fitted, zoo_path):
+    """A regression fit of every kind (tests/lol/conftest.py) and a multilabel GL-net, one epoch each."""
+    fit_small(zoo_path, fitted / "multilabel", "glnet", "--epochs", 1, task="multilabel", target="positive_functional_*")
+    return fitted
 
 
 def zoo_lora(index: int, rank: int = 4) -> Lora:

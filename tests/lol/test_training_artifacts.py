@@ -13,7 +13,7 @@ from lolzoo.lol.data import zoo_batch
 from lolzoo.lol.results import METRICS_FILE, PREDICTIONS_FILE, write_fit_outputs
 from lolzoo.lol.train import fit, predict_outputs
 from lolzoo.zoo import load_zoo
-from lol_training_helpers import write_small_zoo
+from tests.small_zoo import write_small_zoo
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 
 from lolzoo.lol.train import fit
 from lolzoo.zoo import load_zoo
-from lol_training_helpers import write_small_zoo
+from tests.small_zoo import write_small_zoo
 
 SETTINGS = {"epochs": 30, "lr": 3e-3, "batch_size": 32}
 

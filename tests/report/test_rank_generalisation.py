@@ -12,7 +12,7 @@ import pytest
 
 from lolzoo.cli import main
 from lolzoo.lol.metrics import r2_score
-from lol_training_helpers import fit_small, write_small_zoo
+from tests.small_zoo import fit_small, write_small_zoo
 
 RANKS = (2, 4, 8)
 

@@ -19,7 +19,7 @@ from lolzoo.lol.predict import pad_rank
 from lolzoo.lol.train import predict_outputs
 from lolzoo.zoo.load import load_zoo
 from lolzoo.zoo.synthetic_zoo import write_synthetic_zoo
-from lol_training_helpers import small_zoo_spec
+from tests.small_zoo import small_zoo_spec
 
 TARGET = "frob_norm_total"
 

@@ -15,7 +15,7 @@ from lolzoo.cli import main
 from lolzoo.report.benchmarks import read_benchmark, summarize
 from lolzoo.report.compare import comparison, read_run
 from lolzoo.report.comparison_figure import comparison_figure
-from lol_training_helpers import fit_small, write_small_zoo
+from tests.small_zoo import fit_small, write_small_zoo
 
 COUNT = 100
 BENCHMARK_HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"

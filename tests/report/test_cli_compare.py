@@ -10,7 +10,7 @@ import pytest
 
 from lolzoo.cli import main
 from lolzoo.report.compare import Group, baseline_scores
-from lol_training_helpers import write_small_zoo
+from tests.small_zoo import write_small_zoo
 
 
 @pytest.fixture(scope="module")
