@@ -20,6 +20,8 @@ import yaml
 from tests.conftest import REPO
 from tests.workflow.test_snakemake import dry_run_jobs, snakemake
 
+pytestmark = pytest.mark.slow  # runs Snakemake for real: minutes; `pytest -m "not slow"` skips it
+
 RULE = re.compile(r"^(?:local)?rule (\w+):$")
 WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
 

@@ -15,6 +15,8 @@ import yaml
 
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.slow  # runs Snakemake for real: minutes; `pytest -m "not slow"` skips it
+
 SCRIPT = REPO / "tests" / "slurm" / "local_slurm.sh"
 IN_CI = os.environ.get("CI") == "true"
 # Seconds before a Snakemake run is killed: the test world takes about 10 minutes on a

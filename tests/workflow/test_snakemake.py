@@ -16,6 +16,8 @@ from lolzoo.lora import read_lora
 from lolzoo.zoo import load_zoo
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.slow  # runs Snakemake for real: minutes; `pytest -m "not slow"` skips it
+
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), *args]
