@@ -60,7 +60,23 @@ def test_samples_are_grids_for_the_first_n_loras(labelled):
     assert json.loads((labelled / "samples" / "prompts.json").read_text()) == EVALUATION["prompts"]
 
 
+def clip_scores_of(labels_folder) -> list[float]:
+    return [json.loads((labels_folder / f"{lora_id}.json").read_text())["clip_score"] for lora_id in SUBJECTS]
+
+
+def assert_not_degenerate(scores: list[float]) -> None:
+    """Equal scores between runs mean something only if they are not all clamped to 0 or all alike:
+    each LoRA's samples score above 0 and no two LoRAs score the same."""
+    assert min(scores) > 1.0, scores
+    assert len(set(scores)) == len(scores), scores
+
+
+def test_clip_scores_are_not_degenerate(labelled):
+    assert_not_degenerate(clip_scores_of(labelled / "labels"))
+
+
 def test_evaluation_is_deterministic(bases, loras, data, labelled, tmp_path):
+    assert_not_degenerate(clip_scores_of(labelled / "labels"))
     assert evaluate(bases, loras, data, tmp_path / "again") == 0
     for lora_id in SUBJECTS:
         name = f"{lora_id}.json"
@@ -68,6 +84,7 @@ def test_evaluation_is_deterministic(bases, loras, data, labelled, tmp_path):
 
 
 def test_each_lora_of_a_shard_gets_the_labels_it_gets_alone(bases, loras, data, labelled, tmp_path):
+    assert_not_degenerate(clip_scores_of(labelled / "labels"))
     for lora_id in SUBJECTS:
         assert evaluate(bases, loras, data, tmp_path / lora_id, job=as_arg(shard_job(recipe(lora_id)))) == 0
         alone = json.loads((tmp_path / lora_id / f"{lora_id}.json").read_text())
