@@ -96,9 +96,12 @@ def test_fetched_clip_scores_like_the_original(clip_weights, tmp_path):
     assert (out / "open_clip_model.safetensors").is_symlink()
     scorer = load_clip_scorer(out)
     assert isinstance(scorer, OpenClipScorer) and scorer.image_size == 32
-    images, prompts = torch.rand(2, 3, 48, 48), ["a clock tower", "toy cars"]
+    # the random open_clip scores "a clock tower" below 0 and "a person" above: both sides of the clamp
+    images = torch.rand(2, 3, 48, 48, generator=torch.Generator().manual_seed(0))
+    prompts = ["a clock tower", "a person"]
     scores = scorer.clip_score(images, prompts)
     assert scores.shape == (2,) and (scores >= 0).all()
+    assert scores[0] == 0 and scores[1] > 1.0, scores  # else equal all-zero scores would prove nothing
     # the same number computed by hand from the original model
     small = torch.nn.functional.interpolate(images, size=(32, 32), mode="bicubic", align_corners=False).clamp(0, 1)
     mean = torch.tensor(open_clip.OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
