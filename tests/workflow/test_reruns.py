@@ -1,12 +1,11 @@
 """Partial reruns and single targets (issue 6, item 4), asserted on exact job lists.
 
-A job is (rule, wildcards), parsed from the `rule X:` blocks of `snakemake -n` and their
-`wildcards:` lines. Single targets are dry-run in the paper world; reruns run a cheap real
-world of two synthetic zoos, once, and then edit, delete or break one zoo at a time.
+A job is (rule, wildcards), read from the `Job N: <message>` lines of `snakemake -n` or of a
+run (tests/workflow/console.py). Single targets are dry-run in the paper world; reruns run a
+cheap real world of two synthetic zoos, once, and then edit, delete or break one zoo at a time.
 """
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -18,31 +17,10 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
+from tests.workflow.console import job, parse_jobs
 from tests.workflow.test_snakemake import dry_run_jobs, snakemake
 
 pytestmark = pytest.mark.slow  # runs Snakemake for real: minutes; `pytest -m "not slow"` skips it
-
-RULE = re.compile(r"^(?:local)?rule (\w+):$")
-WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
-
-
-def job(rule: str, **wildcards) -> tuple:
-    return rule, tuple(sorted((key, str(value)) for key, value in wildcards.items()))
-
-
-def parse_jobs(out: str) -> Counter:
-    """The jobs of Snakemake's `rule X:` blocks (a dry run's plan, or a run's started jobs),
-    as a multiset of job(rule, **wildcards); a block ends at the first unindented line."""
-    jobs, rule, wildcards = [], None, {}
-    for line in out.splitlines() + [""]:
-        match = RULE.match(line)
-        if match or not line.startswith(" "):
-            if rule is not None:
-                jobs.append(job(rule, **wildcards))
-            rule, wildcards = (match.group(1), {}) if match else (None, {})
-        elif rule is not None and (match := WILDCARDS.match(line)):
-            wildcards = dict(item.split("=", 1) for item in match.group(1).split(", "))
-    return Counter(jobs)
 
 
 def planned_jobs(workdir: Path, *args: str, targets: tuple[str, ...] = ()) -> Counter:

@@ -16,6 +16,7 @@ import yaml
 
 from lolzoo.config import ConfigError, validate_config
 from tests.conftest import REPO
+from tests.workflow.console import parse_jobs, rules_of
 from tests.workflow.test_snakemake import snakemake
 
 GPU_RULES = {  # a job of each, in the paper world
@@ -171,4 +172,4 @@ def test_the_slurm_profile_groups_evaluations_ten_at_a_time(tmp_path):
     out = snakemake(tmp_path / "work", "--profile", str(own), *targets, "-n",
                     "--configfile", str(REPO / "config/paper.yaml")).stdout
     assert out.count("Group job clip_scores") == 2
-    assert out.count("rule evaluate_diffusion:") == 12
+    assert rules_of(parse_jobs(out))["evaluate_diffusion"] == 12

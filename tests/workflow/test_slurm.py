@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
+from tests.workflow.console import parse_jobs, rules_of
 
 pytestmark = pytest.mark.slow  # runs Snakemake for real: minutes; `pytest -m "not slow"` skips it
 
@@ -111,7 +112,7 @@ def test_every_job_ran_as_a_slurm_job_of_its_own(slurm_world):
     for job, (slurm_id, log) in submitted.items():
         assert log == logs[slurm_id]
         text = log.read_text()
-        assert f"rule {finished[job]}:" in text and "1 of 1 steps (100%) done" in text
+        assert finished[job] in rules_of(parse_jobs(text)) and "1 of 1 steps (100%) done" in text
 
 
 def test_a_failing_job_is_reported_as_failed(slurm, tmp_path):

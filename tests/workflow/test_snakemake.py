@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,8 +16,12 @@ import yaml
 from lolzoo.lora import read_lora
 from lolzoo.zoo import load_zoo
 from tests.conftest import REPO
+from tests.workflow.console import job, parse_jobs, rules_of, wildcard_values
 
 pytestmark = pytest.mark.slow  # runs Snakemake for real: minutes; `pytest -m "not slow"` skips it
+
+# Snakemake's job-stats table: a header, a rule and its job count per line, the total.
+STATS = re.compile(r"(?m)^job +count\n-+ +-+\n(?P<rows>(?:\w+ +\d+\n)+)total +(?P<total>\d+)$")
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -29,14 +34,16 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 
 
 def dry_run_jobs(workdir: Path, *args: str, targets: tuple[str, ...] = ()) -> dict[str, int]:
-    """Job counts per rule from `snakemake -n --summary`-free parsing of the job-stats table.
-    Targets go first: --quiet and --configfile would take them as their own values."""
+    """Job counts per rule, from the job-stats table of `snakemake -n` ({} when Snakemake says
+    there is nothing to be done). An output with neither fails: a changed format must not read
+    as an empty plan. Targets go first: --quiet and --configfile would take them as their own values."""
     out = snakemake(workdir, *targets, "-n", "--quiet", "rules", *args).stdout
-    counts = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
-            counts[parts[0]] = int(parts[1])
+    table = STATS.search(out)
+    if table is None:
+        assert "Nothing to be done" in out, f"neither a job-stats table nor 'Nothing to be done':\n{out[-3000:]}"
+        return {}
+    counts = {rule: int(count) for rule, count in (line.split() for line in table.group("rows").splitlines())}
+    assert sum(counts.values()) == int(table.group("total")), table.group(0)
     return counts
 
 
@@ -47,11 +54,32 @@ def test_lint_is_clean():
 
 
 @pytest.fixture(scope="module")
-def test_world(tmp_path_factory) -> Path:
-    """The test world run once, end to end, in a fresh working directory."""
+def test_world_run(tmp_path_factory) -> tuple[Path, str]:
+    """The test world run once, end to end, in a fresh working directory: the directory and
+    what Snakemake printed."""
     workdir = tmp_path_factory.mktemp("test_world")
-    snakemake(workdir, "--configfile", str(REPO / "config/test.yaml"), "--cores", "2")
-    return workdir
+    result = snakemake(workdir, "--configfile", str(REPO / "config/test.yaml"), "--cores", "2")
+    return workdir, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def test_world(test_world_run) -> Path:
+    return test_world_run[0]
+
+
+def test_the_console_is_readable(test_world_run):
+    """Each job is announced by its message and its shell command, in lines a person can read:
+    shard jobs and long input lists are passed as @FILE argument files, and the reason lines
+    (every updated input) are left out by the profile. The progress lines stay."""
+    _, out = test_world_run
+    lines = out.splitlines()
+    assert [line[:150] for line in lines if len(line) > 300] == []
+    progress = [line for line in lines if re.fullmatch(r"\d+ of \d+ steps \(\d+(\.\d+)?%\) done", line)]
+    total = int(progress[-1].split()[2])
+    assert progress[-1] == f"{total} of {total} steps (100%) done" and len(progress) == total
+    jobs = parse_jobs(out)  # every job announced, by a message that names it
+    assert sum(jobs.values()) == total and rules_of(jobs)["fit_lol"] == 25
+    assert "--job @results/jobs/celeba/finetune/celeba-00000-00002-" in out and "Reason:" not in out
 
 
 def test_test_world_runs_end_to_end(test_world):
@@ -61,8 +89,11 @@ def test_test_world_runs_end_to_end(test_world):
         assert len(recipes) == spec["count"]
         assert list(recipes["lora_id"]) == [f"{zoo}-{i:05d}" for i in range(spec["count"])]
         assert (test_world / "results" / "logs" / zoo / "recipes.log").exists()
-    # a finished workflow has nothing left to do
+    # a finished workflow has nothing left to do, and its dry run finds every job file there
+    # (same config, same contents, same names: lolzoo.recipes.arg_files)
+    job_files = sorted((test_world / "results" / "jobs").rglob("*"))
     assert dry_run_jobs(test_world, "--configfile", str(REPO / "config/test.yaml")) == {}
+    assert sorted((test_world / "results" / "jobs").rglob("*")) == job_files
 
 
 def test_packed_zoo_holds_every_lora_recipe_and_label(test_world):
@@ -224,7 +255,8 @@ def test_rebuilding_a_zoo_reruns_only_the_shard_of_its_missing_lora(test_world):
     jobs = dry_run_jobs(test_world, "--configfile", str(REPO / "config/test.yaml"), targets=(target,))
     assert jobs == {"synthesize_loras": 1, "gather_labels": 1, "pack": 1}
     out = snakemake(test_world, "-n", target, "--configfile", str(REPO / "config/test.yaml")).stdout
-    assert "shard=synthetic-00004-00007" in out and "shard=synthetic-00000-00003" not in out
+    shards = wildcard_values(parse_jobs(out), "shard")
+    assert "synthetic-00004-00007" in shards and "synthetic-00000-00003" not in shards
     snakemake(test_world, target, "--configfile", str(REPO / "config/test.yaml"), "--cores", "2")
 
 
@@ -237,8 +269,9 @@ def test_changing_one_zoo_reruns_only_that_zoo(tmp_path):
     config["zoos"]["arc"]["count"] = 9
     path.write_text(yaml.safe_dump(config))
     out = snakemake(tmp_path, "-n", *recipes, "--configfile", str(path)).stdout
-    assert "wildcards: zoo=arc" in out
-    assert "zoo=celeba" not in out and "zoo=imagenette" not in out
+    zoos = wildcard_values(parse_jobs(out), "zoo")
+    assert "arc" in zoos
+    assert "celeba" not in zoos and "imagenette" not in zoos
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -267,10 +300,17 @@ def test_paper_world_dry_runs_one_gpu_job_per_lora(tmp_path):
     assert jobs["finetune_language"] == jobs["evaluate_language"] == 2000 and jobs["evaluate_language_base"] == 1
     out = snakemake(tmp_path, "-n", "results/arc/loras/arc-01999-01999", "--configfile",
                     str(REPO / "config/paper.yaml")).stdout
-    assert "gpu=1" in out and "rule finetune_language" in out
+    assert job("finetune_language", zoo="arc", shard="arc-01999-01999") in parse_jobs(out)
     out = snakemake(tmp_path, "-n", "results/celeba/loras/celeba-00017-00017",
                     "--configfile", str(REPO / "config/paper.yaml")).stdout
-    assert "gpu=1" in out and "shard=celeba-00017-00017" in out
+    assert job("finetune_diffusion", zoo="celeba", shard="celeba-00017-00017") in parse_jobs(out)
+    # each of them asks for one GPU (a message replaces the job's resources line: ask Snakemake)
+    from tests.workflow.test_resources import probe
+
+    gpus = probe(REPO / "config/paper.yaml", {"finetune_language": {"zoo": "arc", "shard": "arc-01999-01999"},
+                                              "finetune_diffusion": {"zoo": "celeba", "shard": "celeba-00017-00017"}})
+    assert {rule: attempts["1"]["gpu"] for rule, attempts in gpus["evaluated"].items()} == \
+        {"finetune_language": 1, "finetune_diffusion": 1}
 
 
 def test_small_world_dry_runs_the_smollm2_zoo_from_its_wheel(tmp_path):

@@ -14,9 +14,8 @@ are relative to the working directory (`snakemake --directory DIR` writes under 
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
-
-from lolzoo.io import atomic_write_text
 
 DIGEST_LENGTH = 12  # hex digits of sha256: a collision among a world's files is out of reach
 
@@ -35,5 +34,15 @@ def write_arg_file(lines: list[str], folder: str | Path, name: str, suffix: str 
     digest = hashlib.sha256(text.encode()).hexdigest()[:DIGEST_LENGTH]
     path = Path(folder) / f"{name}-{digest}{suffix}"
     if not path.exists():  # same name, same content: another process may have written it already
-        atomic_write_text(path, text)
+        _write_atomically(path, text)
     return str(path)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """A reader sees the whole file or none. Leaner than lolzoo.io's mkstemp: the paper world's
+    DAG writes some 16,000 of these, and a temporary named after this process is unique enough
+    (Snakemake evaluates params in one thread)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
