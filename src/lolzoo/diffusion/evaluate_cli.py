@@ -23,7 +23,8 @@ SAMPLES_FOR = 4
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--job", required=True, help='{"zoo": {...}, "recipes": [{...}, ...]} as JSON')
+    parser.add_argument("--job", required=True,
+                        help='{"zoo": {...}, "recipes": [{...}, ...]} as JSON, or @FILE holding it')
     parser.add_argument("--base", required=True, type=Path, help="the SD-1.x pipeline folder the LoRAs were trained on")
     parser.add_argument("--clip", required=True, type=Path, help="the CLIP model folder (tiny-clip)")
     parser.add_argument("--loras", required=True, type=Path,

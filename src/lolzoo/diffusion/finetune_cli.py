@@ -33,7 +33,8 @@ TRAIN_FILE = "train.json"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--job", required=True, help='{"zoo": {...}, "recipes": [{...}, ...]} as JSON')
+    parser.add_argument("--job", required=True,
+                        help='{"zoo": {...}, "recipes": [{...}, ...]} as JSON, or @FILE holding it')
     parser.add_argument("--base", required=True, type=Path, help="the SD-1.x pipeline folder to finetune")
     parser.add_argument("--data", required=True, type=Path,
                         help="a folder with one finetuning folder per lora_id (lolzoo finetune-data)")

@@ -58,7 +58,7 @@ class EvaluationSettings:
 
 
 def parse_job(text: str, needs_recipes: bool = True) -> dict:
-    """needs_recipes=False: a job about the zoo's base alone (zoo_job), e.g. sampling the base."""
+    """needs_recipes=False: a job about the zoo's base alone (no recipes), e.g. sampling the base."""
     return parse_shard_job(text, ZOO_TYPES, "diffusion", needs_recipes)
 
 

@@ -22,7 +22,8 @@ from lolzoo.errors import LolzooError
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--job", required=True, help='{"zoo": {...}, "recipes": [...]}: the zoo and the shard')
+    parser.add_argument("--job", required=True,
+                        help='{"zoo": {...}, "recipes": [...]}: the zoo and the shard (JSON, or @FILE holding it)')
     parser.add_argument("--base", required=True, type=Path, help="the causal LM folder the LoRAs adapt")
     parser.add_argument("--data", required=True, type=Path, help="a prepared ARC folder (lolzoo prepare-arc)")
     parser.add_argument("--loras", type=Path, help="the shard folder of adapters; omit to score the base alone")

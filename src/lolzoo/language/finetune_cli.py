@@ -27,7 +27,8 @@ TRAIN_FILE = "train.json"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--job", required=True, help='{"zoo": {...}, "recipes": [{...}, ...]} as JSON')
+    parser.add_argument("--job", required=True,
+                        help='{"zoo": {...}, "recipes": [{...}, ...]} as JSON, or @FILE holding it')
     parser.add_argument("--base", required=True, type=Path, help="the causal LM folder to finetune")
     parser.add_argument("--data", required=True, type=Path, help="a prepared ARC folder (lolzoo prepare-arc)")
     parser.add_argument("--out", required=True, type=Path, help="the shard folder to write (one adapter folder per LoRA)")

@@ -23,7 +23,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--base", required=True, type=Path, help="the SD-1.x pipeline folder the LoRAs were trained on")
     parser.add_argument("--loras", required=True, nargs="+", type=Path, metavar="SHARD_DIR",
                         help="finetune-diffusion --out folders (one folder per lora_id) holding the chosen LoRAs")
-    parser.add_argument("--job", required=True, help='{"zoo": {..., "evaluation": {...}}, "recipes": [...]} as JSON')
+    parser.add_argument("--job", required=True,
+                        help='{"zoo": {..., "evaluation": {...}}, "recipes": [...]} as JSON, or @FILE holding it')
     parser.add_argument("--out", required=True, type=Path, help="the figure to write (.png); its .json goes beside it")
     parser.add_argument("--count", type=int, default=COUNT, metavar="K",
                         help=f"LoRAs predicted best and worst, K of each (default {COUNT})")
