@@ -26,6 +26,7 @@ def test_mismatched_captions_always_differ():
     assert mismatched_captions(["x", "x"]) == [None, None]
 
 
+@pytest.mark.slow  # builds two bases and the whole card: the slowest test outside the workflow runs
 def test_card_has_every_field_in_range(tmp_path, capsys):
     for kind in ("tiny-sd", "tiny-clip"):
         assert main(["build-base", "--kind", kind, "--out", str(tmp_path / kind)]) == 0
