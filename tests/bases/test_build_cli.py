@@ -34,6 +34,8 @@ def test_refuses_to_replace_a_non_empty_folder(tmp_path, capsys):
     assert (tmp_path / "keep.txt").read_text() == "mine"
 
 
-def test_unknown_kind_is_rejected():
-    with pytest.raises(SystemExit):
+def test_unknown_kind_is_rejected(capsys):
+    with pytest.raises(SystemExit) as exit_info:  # argparse: the exit status is 2, the reason on stderr
         main(["build-base", "--kind", "sd-xl", "--out", "x"])
+    assert exit_info.value.code == 2
+    assert "argument --kind: invalid choice: 'sd-xl'" in capsys.readouterr().err

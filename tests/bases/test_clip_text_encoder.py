@@ -42,7 +42,7 @@ def test_text_encoder_of_another_shape_is_refused_naming_the_differences():
     wrong = CLIPTextModel(CLIPTextConfig(vocab_size=len(clip.tokenizer), hidden_size=32, intermediate_size=128,
                                          num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=77,
                                          hidden_act="quick_gelu"))
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(ValueError, match="^the text encoder is not the shape of the CLIP text tower: ") as err:
         check_compatible(clip, wrong)
     assert "hidden_size 32 (CLIP has 64)" in str(err.value) and "hidden_act quick_gelu (CLIP has gelu)" in str(err.value)
     with pytest.raises(ValueError, match="not the shape"):

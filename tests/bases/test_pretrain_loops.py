@@ -136,7 +136,7 @@ def test_clip_loss_falls(data):
 
 
 def test_budget_needs_a_limit_and_always_runs_one_step():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^a budget needs steps, seconds or both$"):
         Budget()
     budget = Budget(seconds=1e-9).start()
     assert budget.allows(0) and not budget.allows(1)

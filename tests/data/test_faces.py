@@ -39,7 +39,7 @@ def test_at_least_a_thousand_identities_with_varied_geometry_and_attributes():
     for name in ATTRIBUTES:
         share = np.mean([world.identity_attributes(i)[name] for i in range(1000)])
         assert 0.1 < share < 0.9, name
-    with pytest.raises(LolzooError):
+    with pytest.raises(LolzooError, match=r"identity 1000 is outside this world's 0\.\.999"):
         world.identity(1000)
 
 
@@ -92,5 +92,5 @@ def test_rendering_a_lora_worth_of_images_is_fast():
 def test_bad_inputs_are_one_clear_error():
     with pytest.raises(LolzooError, match="unknown face attribute"):
         FaceWorld(10, 0).render(0, 0, RES, overrides={"Bald": True})
-    with pytest.raises(LolzooError):
+    with pytest.raises(LolzooError, match=r"attribute_noise must be in \[0, 0\.5\), not 0\.7"):
         FaceWorld(10, 0, attribute_noise=0.7)

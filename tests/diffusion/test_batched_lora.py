@@ -5,6 +5,7 @@ import torch
 
 from lolzoo.diffusion.batched_lora import (BatchedAdamW, BatchedLora, LoraShape, clip_grad_norm_per_lora,
                                            target_paths)
+from lolzoo.errors import LolzooError
 
 
 class Toy(torch.nn.Module):
@@ -34,7 +35,7 @@ def random_shard(model, shapes, seed=0):
 
 def test_targets_match_names_and_dotted_suffixes_only():
     assert target_paths(Toy(), ["to_q", "to_v"]) == ["attn.to_q", "attn.to_v"]
-    with pytest.raises(Exception, match="no layer named"):
+    with pytest.raises(LolzooError, match=r"^the base UNet has no layer named \['to_k'\]$"):
         target_paths(Toy(), ["to_k"])
 
 

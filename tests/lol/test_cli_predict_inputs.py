@@ -162,6 +162,7 @@ def test_exit_codes(fitted, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:  # argparse
         main(["predict", "--model", str(fitted / "glnet"), "--format", "xml", str(lora)])
     assert exit_info.value.code == 2
+    assert "lolzoo predict: error: argument --format: invalid choice: 'xml'" in capsys.readouterr().err
 
 
 def test_pickles_only_with_allow_pickle(fitted, tmp_path, capsys):

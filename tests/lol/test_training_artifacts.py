@@ -68,7 +68,8 @@ def test_loading_refuses_incomplete_or_newer_folders(zoo, tmp_path):
     (folder / CONFIG_FILE).write_text(json.dumps({**info, "model": {**info["model"], "hparams": {"hidden": [5]}}}))
     with pytest.raises(ArtifactError, match="weights do not fit"):
         load_model_folder(folder)
-    with pytest.raises(FileExistsError):  # a fit never writes over an earlier run by accident
+    # a fit never writes over an earlier run by accident
+    with pytest.raises(FileExistsError, match="folder exists and is not empty"):
         write_fit_outputs(folder, result, zoo, {})
 
 

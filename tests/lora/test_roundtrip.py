@@ -170,11 +170,11 @@ def test_failed_write_leaves_nothing(tmp_path, language_lora, monkeypatch):
     import safetensors.torch
 
     def boom(*args, **kwargs):
-        raise KeyboardInterrupt  # a job killed mid-write
+        raise KeyboardInterrupt("killed mid-write")  # a job killed mid-write
 
     monkeypatch.setattr(safetensors.torch, "save_file", boom)
     for write, target in ((write_peft, tmp_path / "p"), (write_kohya, tmp_path / "k.safetensors")):
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt, match="^killed mid-write$"):
             write(language_lora, target)
     assert list(tmp_path.iterdir()) == []
 

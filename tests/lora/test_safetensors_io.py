@@ -119,14 +119,17 @@ def test_hostile_headers_cost_no_memory_or_time(tmp_path, monkeypatch):
 
     monkeypatch.setattr(safetensors, "safe_open", must_not_open)
     cases = [
-        write_raw(tmp_path / "len.safetensors", b"{}", header_len=2**40),
-        write_raw(tmp_path / "shape.safetensors", {"a": entry(shape=(2**40, 2**40), offsets=(0, 2**62))}),
-        write_raw(tmp_path / "cap.safetensors", b"{}" + b" " * 64, header_len=MAX_HEADER_BYTES + 1),
+        (write_raw(tmp_path / "len.safetensors", b"{}", header_len=2**40),
+         "header length 1099511627776 exceeds the 16777216-byte cap"),
+        (write_raw(tmp_path / "shape.safetensors", {"a": entry(shape=(2**40, 2**40), offsets=(0, 2**62))}),
+         r"tensor 'a': data_offsets \[0, 4611686018427387904\] fall outside the 0-byte data section"),
+        (write_raw(tmp_path / "cap.safetensors", b"{}" + b" " * 64, header_len=MAX_HEADER_BYTES + 1),
+         f"header length {MAX_HEADER_BYTES + 1} exceeds the {MAX_HEADER_BYTES}-byte cap"),
     ]
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
-    for path in cases:
-        with pytest.raises(LoraFormatError):
+    for path, reason in cases:
+        with pytest.raises(LoraFormatError, match=f"{path.name}: not a valid safetensors file: {reason}"):
             read_safetensors(path)
     assert time.perf_counter() - start < 1.0
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 50_000  # KiB: nothing big was allocated

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from lolzoo.cli import main
-from lolzoo.report.benchmarks import read_benchmark, summarize
+from lolzoo.report.benchmarks import BenchmarkError, read_benchmark, summarize
 from lolzoo.report.compare import comparison, read_run
 from lolzoo.report.comparison_figure import comparison_figure
 from tests.small_zoo import fit_small, write_small_zoo
@@ -63,7 +63,7 @@ def test_a_broken_benchmark_file_is_named(tmp_path, capsys, zoo_path):
     broken = tmp_path / "finetune" / "x.tsv"
     broken.parent.mkdir()
     broken.write_text("not\ta benchmark\n")
-    with pytest.raises(Exception, match=r"x\.tsv: not a Snakemake benchmark file"):
+    with pytest.raises(BenchmarkError, match=r"x\.tsv: not a Snakemake benchmark file"):
         read_benchmark(broken)
     assert main(["summarize-zoo", "--zoo", str(zoo_path), "--benchmarks", str(broken),
                  "--out", str(tmp_path / "summary")]) == 2

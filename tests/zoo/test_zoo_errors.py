@@ -136,5 +136,5 @@ def test_unknown_columns_are_listed(tmp_path):
 
 
 def test_a_missing_file_is_file_not_found(tmp_path):
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match=r"^no zoo file .*absent\.parquet$"):
         load_zoo(tmp_path / "absent.parquet")
