@@ -80,7 +80,8 @@ def test_copy_makes_real_files(sd_folder, tmp_path):
     assert fetch("--role", "sd", "--name", "x/y", "--path", sd_folder[0], "--copy", "--out", out) == 0
     assert not (out / "unet").is_symlink() and (out / "unet" / "config.json").is_file()
     assert json.loads((out / "base.json").read_text())["linked"] is False
-    assert load_sd_pipeline(out).unet is not None
+    copied = load_sd_pipeline(out).unet.state_dict()  # the copy loads, with the original's weights
+    assert all(torch.equal(v, copied[k]) for k, v in sd_folder[1].unet.state_dict().items())
 
 
 def test_fetched_clip_scores_like_the_original(clip_weights, tmp_path):
