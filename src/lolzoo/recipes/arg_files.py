@@ -32,17 +32,28 @@ def write_arg_file(lines: list[str], folder: str | Path, name: str, suffix: str 
     """FOLDER/NAME-<hash>SUFFIX holding `lines`, written once (atomically) and then left as is."""
     text = arg_file_text([str(line) for line in lines])
     digest = hashlib.sha256(text.encode()).hexdigest()[:DIGEST_LENGTH]
-    path = Path(folder) / f"{name}-{digest}{suffix}"
-    if not path.exists():  # same name, same content: another process may have written it already
-        _write_atomically(path, text)
-    return str(path)
+    path = f"{folder}/{name}-{digest}{suffix}"
+    if not os.path.exists(path):  # same name, same content: another process may have written it already
+        _write_atomically(str(folder), path, text.encode())
+    return path
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """A reader sees the whole file or none. Leaner than lolzoo.io's mkstemp: the paper world's
-    DAG writes some 16,000 of these, and a temporary named after this process is unique enough
-    (Snakemake evaluates params in one thread)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text)
+_made_folders: set[str] = set()
+
+
+def _write_atomically(folder: str, path: str, data: bytes) -> None:
+    """A reader sees the whole file or none. Leaner than lolzoo.io's atomic_file (2.5 times
+    faster here): the paper world's DAG writes some 16,000 of these. A temporary named after
+    this process is unique enough (Snakemake evaluates params in one thread)."""
+    if folder not in _made_folders:
+        os.makedirs(folder, exist_ok=True)
+        _made_folders.add(folder)
+    temporary = f"{folder}/.{os.path.basename(path)}.{os.getpid()}.tmp"
+    try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    except FileNotFoundError:  # the folder went away since (results/jobs/ deleted)
+        _made_folders.discard(folder)
+        return _write_atomically(folder, path, data)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
     os.replace(temporary, path)
