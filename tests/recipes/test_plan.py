@@ -75,7 +75,8 @@ def test_a_shard_job_holds_its_recipes_and_only_the_zoo_settings_it_reads():
     config = world()
     job = job_of(config, "celeba", "celeba-00003-00005", ("lora", "prior_preservation"))
     assert [recipe["lora_id"] for recipe in job["recipes"]] == ["celeba-00003", "celeba-00004", "celeba-00005"]
-    assert job["zoo"] == {"type": "dreambooth-subject", "lora": config["zoos"]["celeba"]["lora"]}  # no prior_preservation
+    # the zoo has no prior_preservation section: the job has none either
+    assert job["zoo"] == {"type": "dreambooth-subject", "lora": config["zoos"]["celeba"]["lora"]}
     assert "data" not in job
     data_job = job_of(config, "celeba", "celeba-00000-00002", (), with_data=True)
     assert data_job["data"] == config["data"]["faces"] and data_job["zoo"] == {"type": "dreambooth-subject"}
@@ -185,7 +186,7 @@ def test_the_test_worlds_targets():
     targets = plan.all_targets(config)
     assert len(targets) == len(set(targets))
     assert {f"results/zoos/{zoo}.parquet" for zoo in config["zoos"]} <= set(targets)
-    assert "results/cards/sd" in targets and "results/cards/sd_sibling" in targets and "results/cards/clip" not in targets
+    assert {"results/cards/sd", "results/cards/sd_sibling"} <= set(targets) and "results/cards/clip" not in targets
     assert "results/arc/base_eval.json" in targets and "results/celeba/base_eval.json" not in targets
     report = {t.removeprefix("results/report/") for t in plan.lol_report_targets(config)}
     assert report == {

@@ -24,7 +24,8 @@ def add_arguments(parser) -> None:
 def shard_jobs(job_text: str) -> dict[str, dict]:
     """lora_id -> the one-LoRA job {"recipe", "zoo", "data"} that lolzoo.data.prepare builds from."""
     job = parse_job(job_text, DIFFUSION_TYPES, "finetune-data")
-    return {recipe["lora_id"]: {"recipe": recipe, "zoo": job["zoo"], "data": job.get("data")} for recipe in job["recipes"]}
+    return {recipe["lora_id"]: {"recipe": recipe, "zoo": job["zoo"], "data": job.get("data")}
+            for recipe in job["recipes"]}
 
 
 def run(args) -> int:

@@ -18,7 +18,8 @@ from lolzoo.recipes.job import JobError, parse_job
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--job", required=True, help='{"recipes": [{...}, ...], "zoo": {...}} as JSON, or @FILE holding it')
+    parser.add_argument("--job", required=True,
+                        help='{"recipes": [{...}, ...], "zoo": {...}} as JSON, or @FILE holding it')
     parser.add_argument("--out", required=True, type=Path, help="the folder of PEFT adapter folders to write")
     parser.add_argument("--labels", required=True, type=Path, help="the folder of label JSON files to write")
 
