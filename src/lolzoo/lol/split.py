@@ -63,3 +63,49 @@ def assign_splits(lora_ids: Sequence[str], fractions: Sequence[float] = DEFAULT_
             raise SplitError(f"split {name!r} would be empty: none of the {len(names)} LoRAs falls in its share "
                              f"[{low:.3g}, {high:.3g}) of the id hash; use more LoRAs or a larger fraction")
     return names
+
+
+# --- cross-validation folds ---------------------------------------------------------------
+# The same hash position, cut into K equal intervals: fold = floor(position · K). A LoRA's fold,
+# like its split, depends on its id alone, so it keeps it when the zoo grows. Inside its fold's
+# interval a LoRA has a second position, (position · K) mod 1, independent of the fold; the
+# lowest val_fraction of it marks the LoRAs that validate whenever their fold is not the test fold.
+
+
+def _fold_positions(lora_ids: Sequence[str], folds: int) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 1:
+        raise SplitError(f"the number of folds is a positive integer, got {folds!r}")
+    scaled = np.array([split_position(i) for i in lora_ids], dtype=np.float64) * folds
+    fold = np.minimum(np.floor(scaled).astype(np.int64), folds - 1)  # a position that rounded to 1.0
+    return fold, np.clip(scaled - fold, 0.0, np.nextafter(1.0, 0.0))
+
+
+def assign_folds(lora_ids: Sequence[str], folds: int) -> np.ndarray:
+    """The fold (0 .. folds-1) of every id: floor(split_position(id) · folds)."""
+    return _fold_positions(lora_ids, folds)[0]
+
+
+def cv_splits(lora_ids: Sequence[str], folds: int, val_fraction: float = 0.1,
+              fractions: Sequence[float] = DEFAULT_FRACTIONS) -> list[np.ndarray]:
+    """Per fold k, the split name of every id: 'test' for fold k; of the rest, 'val' where the
+    position inside the LoRA's own fold is below val_fraction, 'train' otherwise.
+
+    A test id of fold k is never in fold k's train or val, so no test fold reaches model selection.
+    folds=1 is today's fixed split, assign_splits(lora_ids, fractions) (val_fraction unused).
+    Raises SplitError naming the fold and split that would be empty.
+    """
+    if folds == 1:
+        return [assign_splits(lora_ids, fractions)]
+    if not (0.0 < float(val_fraction) < 1.0):
+        raise SplitError(f"val_fraction is a number strictly between 0 and 1, got {val_fraction!r}")
+    fold, inner = _fold_positions(lora_ids, folds)
+    validates = inner < val_fraction
+    result = []
+    for k in range(folds):
+        names = np.where(fold == k, "test", np.where(validates, "val", "train"))
+        for name in ("test", "val", "train"):  # an empty fold first: it is the likeliest cause
+            if not (names == name).any():
+                raise SplitError(f"fold {k} of {folds}: split {name!r} would be empty with {len(names)} LoRAs "
+                                 f"(val_fraction {val_fraction:g}); use more LoRAs, fewer folds or another val_fraction")
+        result.append(names)
+    return result
