@@ -76,7 +76,10 @@ def test_retest(first, second, *, confidence: float = 0.95, resamples: int = 200
 
 def split_half(half_a, half_b, *, confidence: float = 0.95, resamples: int = 2000, seed: int = 0,
                min_loras: int = MIN_LORAS) -> Reliability:
-    """Reliability of the full-length label (the mean of the halves) from its two halves."""
+    """Reliability of the full-length label (the mean or sum of the halves) from its two halves.
+
+    Spearman-Brown assumes parallel halves (equal true part, equal noise variance), as odd
+    and even questions of one benchmark roughly are; the ceilings are for the full label."""
     return _estimate(SPLIT_HALF, half_a, half_b, ("half_a", "half_b"), spearman_brown,
                      confidence, resamples, seed, min_loras)
 
