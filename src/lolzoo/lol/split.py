@@ -106,6 +106,7 @@ def cv_splits(lora_ids: Sequence[str], folds: int, val_fraction: float = 0.1,
         for name in ("test", "val", "train"):  # an empty fold first: it is the likeliest cause
             if not (names == name).any():
                 raise SplitError(f"fold {k} of {folds}: split {name!r} would be empty with {len(names)} LoRAs "
-                                 f"(val_fraction {val_fraction:g}); use more LoRAs, fewer folds or another val_fraction")
+                                 f"(val_fraction {val_fraction:g});"
+                                 f" use more LoRAs, fewer folds or another val_fraction")
         result.append(names)
     return result
