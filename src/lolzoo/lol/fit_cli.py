@@ -1,7 +1,9 @@
 """`lolzoo fit --zoo ZOO.parquet --task T --target COL[,COL...] --model M --out DIR`: train one LoL model.
 
 Writes DIR/metrics.json, DIR/predictions.parquet and the model (model.safetensors +
-model.json), all at once (lolzoo.lol.results).  Training settings come from the defaults
+model.json), all at once (lolzoo.lol.results).  `--folds K --fold k` tests on fold k of K
+(lolzoo.lol.split.fold_split); metrics.json records both in its settings and the split sizes in
+`sizes`, and predictions.parquet's `split` column holds the fold's roles.  Training settings come from the defaults
 (lolzoo.lol.train.TrainSettings), then `--preset`, then the explicit flags.
 """
 
@@ -35,7 +37,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--lr", type=float, help=f"AdamW learning rate (default {defaults.lr:g})")
     parser.add_argument("--weight-decay", type=float, help=f"AdamW weight decay (default {defaults.weight_decay:g})")
     parser.add_argument("--batch-size", type=int, help=f"default {defaults.batch_size}")
-    parser.add_argument("--split", help="train,val,test fractions of the id hash (default 0.8,0.1,0.1)")
+    parser.add_argument("--split", help="train,val,test fractions of the id hash (default 0.8,0.1,0.1); with "
+                                        "--folds K > 1 only its val share is used: that share of the LoRAs "
+                                        "outside the test fold validates, the rest trains")
+    parser.add_argument("--folds", type=int, default=1, metavar="K",
+                        help="cross-validation: cut the id hash into K folds and test on fold --fold "
+                             "(default 1: the fixed --split, as without the flag); a LoRA keeps its fold "
+                             "when the zoo grows")
+    parser.add_argument("--fold", type=int, default=0, metavar="k",
+                        help="the test fold, 0 to K-1 (default 0); one fit per fold covers every LoRA once")
     parser.add_argument("--train-ranks", help="rank generalisation: train and validate on LoRAs of these ranks "
                                               "only (comma-separated, e.g. 4); the others are all tested")
     parser.add_argument("--hparam", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
@@ -60,6 +70,11 @@ def run(args) -> int:
     hparams.update({flag: getattr(args, flag) for flag in TRAIN_FLAGS if getattr(args, flag) is not None})
     if args.split:
         hparams["split"] = parse_fractions(args.split)
+    if args.folds < 1:
+        raise UserError(f"--folds {args.folds}: the number of folds is at least 1")
+    if not 0 <= args.fold < args.folds:
+        raise UserError(f"--fold {args.fold}: not a fold of --folds {args.folds} (0 to {args.folds - 1})")
+    hparams.update(folds=args.folds, fold=args.fold)
     if args.train_ranks:
         try:
             hparams["train_ranks"] = [int(rank) for rank in args.train_ranks.split(",")]
@@ -79,7 +94,8 @@ def run(args) -> int:
                "preset": args.preset, "low_rank_only": args.low_rank_only}
     write_fit_outputs(args.out, result, zoo, command, {"load_s": load_s, "total_s": time.perf_counter() - start},
                       overwrite=args.overwrite)
-    print(f"{args.model} on {zoo.info.zoo} ({args.task}: {', '.join(targets)}), best epoch {result.best_epoch}: "
+    fold = f", fold {args.fold} of {args.folds}" if args.folds > 1 else ""
+    print(f"{args.model} on {zoo.info.zoo} ({args.task}: {', '.join(targets)}){fold}, best epoch {result.best_epoch}: "
           f"test {headline(result.metrics['test'])} -> {args.out}")
     return 0
 

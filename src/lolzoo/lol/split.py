@@ -80,6 +80,10 @@ def _fold_positions(lora_ids: Sequence[str], folds: int) -> tuple[np.ndarray, np
     return fold, np.clip(scaled - fold, 0.0, np.nextafter(1.0, 0.0))
 
 
+def _fold_roles(fold: np.ndarray, inner: np.ndarray, k: int, val_fraction: float) -> np.ndarray:
+    return np.where(fold == k, "test", np.where(inner < val_fraction, "val", "train"))
+
+
 def assign_folds(lora_ids: Sequence[str], folds: int) -> np.ndarray:
     """The fold (0 .. folds-1) of every id: floor(split_position(id) · folds)."""
     return _fold_positions(lora_ids, folds)[0]
@@ -99,10 +103,9 @@ def cv_splits(lora_ids: Sequence[str], folds: int, val_fraction: float = 0.1,
     if not (0.0 < float(val_fraction) < 1.0):
         raise SplitError(f"val_fraction is a number strictly between 0 and 1, got {val_fraction!r}")
     fold, inner = _fold_positions(lora_ids, folds)
-    validates = inner < val_fraction
     result = []
     for k in range(folds):
-        names = np.where(fold == k, "test", np.where(validates, "val", "train"))
+        names = _fold_roles(fold, inner, k, val_fraction)
         for name in ("test", "val", "train"):  # an empty fold first: it is the likeliest cause
             if not (names == name).any():
                 raise SplitError(f"fold {k} of {folds}: split {name!r} would be empty with {len(names)} LoRAs "
@@ -110,3 +113,24 @@ def cv_splits(lora_ids: Sequence[str], folds: int, val_fraction: float = 0.1,
                                  f" use more LoRAs, fewer folds or another val_fraction")
         result.append(names)
     return result
+
+
+def fold_split(lora_ids: Sequence[str], fractions: Sequence[float] = DEFAULT_FRACTIONS, folds: int = 1,
+               fold: int = 0, require_nonempty: bool = True) -> np.ndarray:
+    """The split name of every id in fold `fold` of `folds`: what one `lolzoo fit` trains, validates and tests on.
+
+    folds=1 (fold 0) is the fixed split, assign_splits(lora_ids, fractions). With more folds the test
+    set is fold `fold` and the val share of `fractions` is the val_fraction of cv_splits: that share
+    of the other folds' LoRAs validates, the rest trains (the train and test shares are unused).
+    require_nonempty=False skips the check that every split of every fold has a LoRA.
+    """
+    if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 1:
+        raise SplitError(f"the number of folds is a positive integer, got {folds!r}")
+    if isinstance(fold, bool) or not isinstance(fold, (int, np.integer)) or not 0 <= fold < folds:
+        raise SplitError(f"fold {fold!r} is not one of the {folds} folds (0 to {folds - 1})")
+    if folds == 1:
+        return assign_splits(lora_ids, fractions, require_nonempty)
+    val_fraction = check_fractions(fractions)[1]
+    if require_nonempty:
+        return cv_splits(lora_ids, folds, val_fraction)[fold]
+    return _fold_roles(*_fold_positions(lora_ids, folds), fold, val_fraction)

@@ -25,7 +25,7 @@ from lolzoo.errors import LolzooError
 from lolzoo.lol.base import LoLModel, LoraBatch
 from lolzoo.lol.data import ZooData, zoo_data
 from lolzoo.lol.features import feature_bytes, rows_leading, take_rows
-from lolzoo.lol.split import DEFAULT_FRACTIONS, SPLITS, assign_splits, check_fractions
+from lolzoo.lol.split import DEFAULT_FRACTIONS, SPLITS, check_fractions, fold_split
 from lolzoo.lol.tasks import Task, fit_task
 from lolzoo.zoo.load import Zoo
 
@@ -47,6 +47,11 @@ class TrainSettings:
     # rank generalisation: train and validate on LoRAs of these ranks only; every LoRA of
     # another rank is moved to the test split (None: every rank trains)
     train_ranks: tuple[int, ...] | None = None
+    # cross-validation: test on fold `fold` of `folds` (lolzoo.lol.split.fold_split); folds=1 is the
+    # fixed split above, and with more folds only its val share is used (the share of the other folds
+    # that validates)
+    folds: int = 1
+    fold: int = 0
 
     def __post_init__(self):
         if self.train_ranks is not None:
@@ -56,6 +61,10 @@ class TrainSettings:
         self.lr, self.weight_decay = float(self.lr), float(self.weight_decay)
         self.batch_size, self.epochs = int(self.batch_size), int(self.epochs)
         self.split = check_fractions(self.split)
+        if isinstance(self.folds, bool) or not isinstance(self.folds, int) or self.folds < 1:
+            raise TrainingError(f"folds must be an integer >= 1, got {self.folds!r}")
+        if isinstance(self.fold, bool) or not isinstance(self.fold, int) or not 0 <= self.fold < self.folds:
+            raise TrainingError(f"fold must be one of 0 to {self.folds - 1} (folds {self.folds}), got {self.fold!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise TrainingError(f"lr must be a positive number, got {self.lr}")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
@@ -120,8 +129,9 @@ def fit(model_kind: str, zoo: Zoo, task: str, targets: list[str], seed: int = 0,
         from lolzoo.lol.registry import build_model
     settings, model_hparams = split_hparams(hparams)
     data = zoo_data(zoo, task, list(targets))
-    splits = assign_splits(zoo.lora_ids, settings.split, require_nonempty=False)
-    assign_splits([i for i, keep in zip(zoo.lora_ids, data.labelled) if keep], settings.split)  # names an empty split
+    fold = {"fractions": settings.split, "folds": settings.folds, "fold": settings.fold}
+    splits = fold_split(zoo.lora_ids, **fold, require_nonempty=False)
+    fold_split([i for i, keep in zip(zoo.lora_ids, data.labelled) if keep], **fold)  # names an empty split
     if settings.train_ranks is not None:
         splits = held_out_ranks(splits, zoo.ranks.max(dim=1).values.numpy(), settings.train_ranks)
     labelled_split = splits[data.labelled]
