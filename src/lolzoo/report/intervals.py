@@ -75,6 +75,9 @@ def metric_interval(values, n_train, n_test, confidence: float = 0.95, *,
     k-fold CV by Bouckaert & Frank 2004). The naive s²/J ignores that runs trained on
     overlapping data are correlated, and covers the truth far less often than it claims.
     n_train / n_test are numbers or one per value; their means give the ratio.
+    The correction is a heuristic: when folds are fixed and every seed reuses them, seeds of
+    one fold are more alike than it assumes, and a large fold effect makes the interval cover
+    somewhat less than its confidence (still far more than the naive one).
 
     fixed_split=True (folds = 1): every run saw the same train and test rows, so the values
     differ by seed only; the interval is the plain t interval over seeds and only covers
