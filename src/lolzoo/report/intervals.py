@@ -163,12 +163,14 @@ def paired_differences(table: pd.DataFrame, metric_higher_is_better: bool = True
 
 
 def _runs_text(rows: pd.DataFrame) -> str:
-    return f"folds {sorted(set(rows.index.get_level_values('fold')))} × seeds {sorted(set(rows.index.get_level_values('seed')))}"
+    levels = (sorted(set(rows.index.get_level_values(name))) for name in ("fold", "seed"))
+    return "folds {} × seeds {}".format(*levels)
 
 
 def _checked(table: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(table, pd.DataFrame):
-        raise IntervalError(f"scores are a pandas DataFrame with columns {', '.join(COLUMNS)}; got {type(table).__name__}")
+        raise IntervalError(f"scores are a pandas DataFrame with columns {', '.join(COLUMNS)}; "
+                            f"got {type(table).__name__}")
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
         raise IntervalError(f"scores lack the column(s) {', '.join(missing)}; they need {', '.join(COLUMNS)}")
