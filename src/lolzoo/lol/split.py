@@ -72,9 +72,13 @@ def assign_splits(lora_ids: Sequence[str], fractions: Sequence[float] = DEFAULT_
 # lowest val_fraction of it marks the LoRAs that validate whenever their fold is not the test fold.
 
 
-def _fold_positions(lora_ids: Sequence[str], folds: int) -> tuple[np.ndarray, np.ndarray]:
+def _check_folds(folds: int) -> None:
     if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 1:
         raise SplitError(f"the number of folds is a positive integer, got {folds!r}")
+
+
+def _fold_positions(lora_ids: Sequence[str], folds: int) -> tuple[np.ndarray, np.ndarray]:
+    _check_folds(folds)
     scaled = np.array([split_position(i) for i in lora_ids], dtype=np.float64) * folds
     fold = np.minimum(np.floor(scaled).astype(np.int64), folds - 1)  # a position that rounded to 1.0
     return fold, np.clip(scaled - fold, 0.0, np.nextafter(1.0, 0.0))
@@ -124,8 +128,7 @@ def fold_split(lora_ids: Sequence[str], fractions: Sequence[float] = DEFAULT_FRA
     of the other folds' LoRAs validates, the rest trains (the train and test shares are unused).
     require_nonempty=False skips the check that every split of every fold has a LoRA.
     """
-    if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 1:
-        raise SplitError(f"the number of folds is a positive integer, got {folds!r}")
+    _check_folds(folds)
     if isinstance(fold, bool) or not isinstance(fold, (int, np.integer)) or not 0 <= fold < folds:
         raise SplitError(f"fold {fold!r} is not one of the {folds} folds (0 to {folds - 1})")
     if folds == 1:
