@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lolzoo.config.kinds import PRETRAINED_BY_THE_WORKFLOW
 from lolzoo.errors import UserError
 from lolzoo.io import atomic_dir, atomic_write_json
 
-KINDS = ("tiny-sd", "tiny-clip", "tiny-qwen2")
 CARD_FILE = "base.json"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--kind", required=True, choices=KINDS, help="which base to build")
+    parser.add_argument("--kind", required=True, choices=PRETRAINED_BY_THE_WORKFLOW, help="which base to build")
     parser.add_argument("--seed", type=int, default=0, help="the weights are a pure function of the seed (default 0)")
     parser.add_argument("--data", type=Path, default=None,
                         help="tiny-qwen2: a prepared ARC folder; its train split trains the tokenizer")

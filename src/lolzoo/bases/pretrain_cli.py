@@ -28,16 +28,16 @@ from pathlib import Path
 
 import torch
 
+from lolzoo.config.kinds import PRETRAINED_BY_THE_WORKFLOW
 from lolzoo.errors import UserError
 from lolzoo.io import atomic_dir, atomic_write_json
 
-KINDS = ("tiny-sd", "tiny-clip", "tiny-qwen2")
 CARD_FILE = "base.json"
 LOSSES_FILE = "pretrain_losses.json"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--kind", required=True, choices=KINDS, help="which base to pretrain")
+    parser.add_argument("--kind", required=True, choices=PRETRAINED_BY_THE_WORKFLOW, help="which base to pretrain")
     parser.add_argument("--base", required=True, type=Path, help="an untrained base folder from `lolzoo build-base`")
     parser.add_argument("--out", required=True, type=Path, help="the folder to write")
     parser.add_argument("--minutes", type=float, help="wall-clock budget for the whole run")
