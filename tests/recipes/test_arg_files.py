@@ -57,3 +57,13 @@ def test_verbs_read_at_file_arguments(tmp_path, capsys):
     assert main(["recipes", f"@{words}"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1 + config["zoos"]["arc"]["count"]
 
+
+
+def test_a_missing_argument_file_is_a_usage_error_naming_it(tmp_path, capsys):
+    """A job file deleted between the DAG and the job (results/jobs/ cleaned by hand): one line, exit 2."""
+    missing = tmp_path / "jobs" / "gone.json"
+    with pytest.raises(SystemExit) as stop:
+        main(["finetune-data", "--job", f"@{missing}", "--out", str(tmp_path / "out")])
+    assert stop.value.code == 2
+    assert f"No such file or directory: '{missing}'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
