@@ -80,3 +80,27 @@ def write_fit_outputs(out_dir: str | Path, result: FitResult, zoo: Zoo, command:
         document = metrics_document(result, command, extra_timings)
         (staging / METRICS_FILE).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
     return Path(out_dir)
+
+
+CV_FILE = "cv.json"  # what `lolzoo fit-cv` writes at the top of its folder (lolzoo.lol.cv)
+
+
+def fit_folders(path: str | Path) -> list[Path]:
+    """The `lolzoo fit` output folders a path stands for: itself when it is one, else, for a
+    `lolzoo fit-cv` folder, its fold*/seed* fits (fold, then seed, in numeric order); a path
+    that is neither gives [] (the caller names the problem)."""
+    path = Path(path)
+    if (path / METRICS_FILE).is_file():
+        return [path]
+    if not (path / CV_FILE).is_file():
+        return []
+
+    def number(part: Path, prefix: str) -> int:
+        text = part.name[len(prefix):]
+        return int(text) if text.isdigit() else -1
+
+    folds = sorted((p for p in path.glob("fold*") if p.is_dir() and number(p, "fold") >= 0),
+                   key=lambda p: number(p, "fold"))
+    return [seed for fold in folds
+            for seed in sorted((p for p in fold.glob("seed*") if (p / METRICS_FILE).is_file()
+                                and number(p, "seed") >= 0), key=lambda p: number(p, "seed"))]
