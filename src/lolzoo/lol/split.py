@@ -137,3 +137,27 @@ def fold_split(lora_ids: Sequence[str], fractions: Sequence[float] = DEFAULT_FRA
     if require_nonempty:
         return cv_splits(lora_ids, folds, val_fraction)[fold]
     return _fold_roles(*_fold_positions(lora_ids, folds), fold, val_fraction)
+
+
+# --- learning curves ----------------------------------------------------------------------
+UNUSED = "unused"  # a training LoRA left out by a learning curve's smaller share
+
+
+def keep_training_share(names: np.ndarray, lora_ids: Sequence[str], share: float) -> np.ndarray:
+    """The split names with all but `share` of the 'train' LoRAs renamed 'unused'.
+
+    The LoRAs kept are the first round(share · n) train LoRAs by a salted hash of their id, so the
+    25% share is inside the 50% share (the curve adds LoRAs, never swaps them), and val and test
+    are untouched: a learning curve changes only what the model trains on."""
+    share = float(share)
+    if not 0.0 < share <= 1.0:
+        raise SplitError(f"a training share lies in (0, 1], got {share!r}")
+    names = np.asarray(names).astype(object)
+    train = np.flatnonzero(names == "train")
+    if share == 1.0 or not len(train):
+        return names
+    order = sorted(train, key=lambda row: split_position(f"curve:{lora_ids[row]}"))
+    keep = max(1, round(share * len(train)))
+    out = names.copy()
+    out[order[keep:]] = UNUSED
+    return out

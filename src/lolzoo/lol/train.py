@@ -25,7 +25,7 @@ from lolzoo.errors import LolzooError
 from lolzoo.lol.base import LoLModel, LoraBatch
 from lolzoo.lol.data import ZooData, zoo_data
 from lolzoo.lol.features import feature_bytes, rows_leading, take_rows
-from lolzoo.lol.split import DEFAULT_FRACTIONS, SPLITS, check_fractions, fold_split
+from lolzoo.lol.split import DEFAULT_FRACTIONS, SPLITS, check_fractions, fold_split, keep_training_share
 from lolzoo.lol.tasks import Task, fit_task
 from lolzoo.zoo.load import Zoo
 
@@ -52,6 +52,9 @@ class TrainSettings:
     # that validates)
     folds: int = 1
     fold: int = 0
+    # learning curves: train on this share of the training LoRAs only (lolzoo.lol.split.keep_training_share);
+    # val and test are unchanged
+    train_fraction: float = 1.0
 
     def __post_init__(self):
         if self.train_ranks is not None:
@@ -65,6 +68,9 @@ class TrainSettings:
             raise TrainingError(f"folds must be an integer >= 1, got {self.folds!r}")
         if isinstance(self.fold, bool) or not isinstance(self.fold, int) or not 0 <= self.fold < self.folds:
             raise TrainingError(f"fold must be one of 0 to {self.folds - 1} (folds {self.folds}), got {self.fold!r}")
+        self.train_fraction = float(self.train_fraction)
+        if not 0.0 < self.train_fraction <= 1.0:
+            raise TrainingError(f"train_fraction must lie in (0, 1], got {self.train_fraction}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise TrainingError(f"lr must be a positive number, got {self.lr}")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
@@ -134,6 +140,9 @@ def fit(model_kind: str, zoo: Zoo, task: str, targets: list[str], seed: int = 0,
     fold_split([i for i, keep in zip(zoo.lora_ids, data.labelled) if keep], **fold)  # names an empty split
     if settings.train_ranks is not None:
         splits = held_out_ranks(splits, zoo.ranks.max(dim=1).values.numpy(), settings.train_ranks)
+    splits = splits.astype(object)
+    labelled_ids = [i for i, keep in zip(zoo.lora_ids, data.labelled) if keep]  # the share is of labelled LoRAs
+    splits[data.labelled] = keep_training_share(splits[data.labelled], labelled_ids, settings.train_fraction)
     labelled_split = splits[data.labelled]
     rows = {s: torch.from_numpy(np.flatnonzero(data.labelled)[labelled_split == s]) for s in SPLITS}
     labels = {s: data.labels[labelled_split == s] for s in SPLITS}
