@@ -9,6 +9,8 @@ directory.
 
 from __future__ import annotations
 
+import hashlib
+import heapq
 import json
 import shlex
 
@@ -176,11 +178,19 @@ def lol_zoos(config: dict) -> list[str]:
     return [zoo for zoo, tasks in config["lol"]["tasks"].items() if tasks]
 
 
+# the closed-form reference (lolzoo.lol.cv.REFERENCE), fitted by the same job as the models
+REFERENCE = "reference"
+
+
 def fit_dirs(config: dict, zoo: str, tasks) -> list[str]:
-    """The fit folders of these tasks of a zoo: each task x each model x each seed."""
-    lol = config["lol"]
-    return [f"{RESULTS}/lol/{zoo}/{task}/{model}/seed{seed}"
-            for task in tasks for model in lol["models"] for seed in lol["seeds"]]
+    """The `lolzoo fit-cv` folders of the LoL models on these tasks of a zoo: one per task and
+    model, each holding every fold and seed (fold<k>/seed<s>/)."""
+    return [f"{RESULTS}/lol/{zoo}/{task}/{model}" for task in tasks for model in config["lol"]["models"]]
+
+
+def reference_dirs(config: dict, zoo: str) -> list[str]:
+    """The reference's fit-cv folder of every task of a zoo (cv.json only: no network to save)."""
+    return [f"{RESULTS}/lol/{zoo}/{task}/{REFERENCE}" for task in config["lol"]["tasks"][zoo]]
 
 
 def zoo_fit_dirs(config: dict, zoo: str) -> list[str]:
@@ -203,20 +213,36 @@ def transfer_zoos(config: dict, zoo: str) -> list[str]:
 
 
 def fit_flags(config: dict, zoo: str, task: str, model: str) -> list[str]:
-    """The `lolzoo fit` flags of one task and model, from the config (a change reruns the fit)."""
+    """The `lolzoo fit-cv` flags of one task and model (or the reference), from the config (a
+    change reruns the job): the task, its preset and settings (the tuning's starting point), the
+    folds and seeds, the tuning grid and the learning curve's shares."""
     lol = config["lol"]
     spec, split = lol["tasks"][zoo][task], lol["split"]
     flags = ["--task", spec["kind"], "--target", ",".join(spec["targets"]), "--model", model,
-             "--split", f"{split['train']},{split['val']},{split['test']}"]
+             "--split", f"{split['train']},{split['val']},{split['test']}",
+             "--folds", str(lol["cv"]["folds"]), "--seeds", ",".join(map(str, lol["seeds"]))]
+    if lol["learning_curve"]:
+        flags += ["--train-fractions", ",".join(map(str, sorted(lol["learning_curve"])))]
     if "preset" in spec:
         flags += ["--preset", spec["preset"]]
     for key, value in spec["train"].items():
         flags += [f"--{key.replace('_', '-')}", str(value)]
     if "train_ranks" in spec:
         flags += ["--train-ranks", ",".join(map(str, spec["train_ranks"]))]
+    if model == REFERENCE:  # no network: no hyperparameters, no grid, one seed suffices
+        return flags
     for key, value in spec["models"].get(model, {}).items():
         flags += ["--hparam", f"{key}={json.dumps(value)}"]
+    grid = tuning_grid(config, model)
+    if lol["tuning"]["trials"] > 1 and grid:
+        flags += ["--trials", str(lol["tuning"]["trials"]), "--grid", json.dumps(grid, sort_keys=True)]
     return flags
+
+
+def tuning_grid(config: dict, model: str) -> dict:
+    """The settings tried for a model kind: the grid of every model with the kind's own keys over it."""
+    tuning = config["lol"]["tuning"]
+    return {**tuning["grid"], **tuning["models"].get(model, {})}
 
 
 def evaluated(config: dict, zoo: str) -> bool:
@@ -238,8 +264,8 @@ def has_task(config: dict, zoo: str, kind: str) -> bool:
 
 
 def extremes_fit(config: dict, zoo: str) -> str | None:
-    """The fit the paper's figure 3 picks its LoRAs from, or None: GL-net (else the last model
-    listed) at the lowest seed, on the zoo's first regression task of exactly [clip_score]."""
+    """The fit-cv folder the paper's figure 3 picks its LoRAs from, or None: GL-net (else the last
+    model listed) on the zoo's first regression task of exactly [clip_score]."""
     lol = config["lol"]
     if config["zoos"][zoo]["type"] not in DIFFUSION_TYPES:
         return None
@@ -248,7 +274,7 @@ def extremes_fit(config: dict, zoo: str) -> str | None:
     if not tasks:
         return None
     model = "glnet" if "glnet" in lol["models"] else lol["models"][-1]
-    return f"{RESULTS}/lol/{zoo}/{tasks[0]}/{model}/seed{min(lol['seeds'])}"
+    return f"{RESULTS}/lol/{zoo}/{tasks[0]}/{model}"  # fit-cv folder: the figure takes its fold 0, lowest seed
 
 
 def runtime_scaling_mem_mb(config: dict) -> int:
@@ -269,6 +295,97 @@ def lol_report_targets(config: dict) -> list[str]:
     return targets + ([f"{report}/runtime_scaling"] if "runtime_scaling" in config["lol"] else [])
 
 
+# ---- Reliability: a sample of each evaluated zoo measured twice ------------------------------
+# (issue 18) How repeatable an evaluated label is: a seeded sample of the zoo's LoRAs is
+# evaluated again (diffusion: under the next evaluation seed; language: the deterministic
+# evaluation split into even and odd questions), and `lolzoo reliability` turns the two
+# measurements into a reliability and the noise ceiling it implies.
+
+def reliability_sample_size(count: int, share: float, min_loras: int) -> int:
+    """max(min_loras, round(share * count)) LoRAs, never more than the zoo holds."""
+    return min(count, max(min_loras, round(share * count)))
+
+
+def reliability_position(seed: int, lora_id: str) -> float:
+    """A number in [0, 1) fixed by the master seed and the id alone (sha256 of both, salted
+    so that it is independent of the train/val/test split's hash of the id)."""
+    digest = hashlib.sha256(f"lolzoo-reliability:{seed}:{lora_id}".encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0 ** 64
+
+
+def reliability_sample(config: dict, zoo: str) -> list[str]:
+    """The LoRAs of a zoo measured twice, in id order, `reliability_sample_size` of them.
+
+    The sample grows with the zoo: walking the ids in order, whenever the size rule allows one
+    more member, the LoRA with the lowest `reliability_position` among those not yet chosen
+    joins. So a LoRA stays in the sample when the zoo grows (only new members join), and the
+    size is exact. A zoo of at most min_loras LoRAs is sampled whole, so the first min_loras
+    ids are always in; each LoRA's recipe is drawn independently, so they are as random a
+    sample as any."""
+    ids = [lora_id for members in shards(config, zoo).values() for lora_id in members]
+    share, min_loras = config["reliability"]["share"], config["reliability"]["min_loras"]
+    waiting, chosen = [], set()
+    for count, lora_id in enumerate(ids, start=1):
+        heapq.heappush(waiting, (reliability_position(config["seed"], lora_id), lora_id))
+        while len(chosen) < reliability_sample_size(count, share, min_loras):
+            chosen.add(heapq.heappop(waiting)[1])
+    return [lora_id for lora_id in ids if lora_id in chosen]
+
+
+def reliability_shards(config: dict, zoo: str) -> dict[str, list[str]]:
+    """Training shard -> its sampled LoRAs, for the shards that hold any: one re-measurement
+    job per such shard, as large as an evaluate job at most (the same resources)."""
+    chosen = set(reliability_sample(config, zoo))
+    picked = {shard: [lora_id for lora_id in ids if lora_id in chosen] for shard, ids in shards(config, zoo).items()}
+    return {shard: ids for shard, ids in picked.items() if ids}
+
+
+def retest_dirs(config: dict, zoo: str) -> list[str]:
+    """The re-measurement's label folders of a zoo, one per shard with sampled LoRAs."""
+    return [f"{RESULTS}/{zoo}/retest/{shard}" for shard in reliability_shards(config, zoo)]
+
+
+def retest_seeds(config: dict, zoo: str) -> tuple[int, int] | None:
+    """A diffusion zoo's evaluation seed and the independent one its sample is evaluated
+    again under (the next integer); None for a language zoo (deterministic: split-half)."""
+    if config["zoos"][zoo]["type"] not in DIFFUSION_TYPES:
+        return None
+    seed = config["zoos"][zoo]["evaluation"].get("seed", 42)  # the schema's default
+    return seed, seed + 1
+
+
+def retest_job(config: dict, zoo: str, recipes: list[dict]) -> dict:
+    """The job re-measuring these sampled LoRAs (their recipe rows): the zoo settings the zoo's
+    own evaluate jobs read, so that the two measurements differ by the seed alone."""
+    keys = ("evaluation",) if config["zoos"][zoo]["type"] in DIFFUSION_TYPES else (
+        "lora", "sources", "evaluation", "max_length")
+    return shard_job(config, zoo, recipes, keys)
+
+
+def reliability_flags(config: dict, zoo: str) -> list[str]:
+    """The `lolzoo reliability` flags of a zoo: the labels its LoL tasks target, the size
+    below which an estimate is refused, and the two evaluation seeds (diffusion)."""
+    targets = [target for task in config["lol"]["tasks"].get(zoo, {}).values() for target in task["targets"]]
+    # a zoo smaller than min_loras is sampled whole, and its estimate made from all of it
+    flags = ["--min-loras", str(min(config["reliability"]["min_loras"], len(reliability_sample(config, zoo))))]
+    if targets:
+        flags += ["--targets", ",".join(dict.fromkeys(targets))]
+    seeds = retest_seeds(config, zoo)
+    if seeds:
+        flags += ["--seeds", f"{seeds[0]},{seeds[1]}"]
+    return flags
+
+
+def reliability_zoos(config: dict) -> list[str]:
+    """The zoos whose labels' reliability the report shows: evaluated zoos with LoL tasks."""
+    return [zoo for zoo in lol_zoos(config) if evaluated(config, zoo)]
+
+
+def reliability_targets(config: dict) -> list[str]:
+    return [f"{RESULTS}/report/{zoo}/reliability.{suffix}" for zoo in reliability_zoos(config)
+            for suffix in ("json", "html")]
+
+
 def all_targets(config: dict) -> list[str]:
     """What `rule all` builds: every zoo's recipes, the zoos the workflow produces, the cards of
     their tiny SD bases, a language zoo's base scores, and the LoL report."""
@@ -280,4 +397,4 @@ def all_targets(config: dict) -> list[str]:
                        if spec["type"] in PRODUCED_TYPES and bases.get(spec.get("base"), {}).get("kind") == "tiny-sd"})
     # the base's own validation loss and ARC-C accuracy, next to its LoRAs'
     targets += [f"{RESULTS}/{zoo}/base_eval.json" for zoo, spec in zoos.items() if spec["type"] in LANGUAGE_TYPES]
-    return targets + lol_report_targets(config)
+    return targets + lol_report_targets(config) + reliability_targets(config)
