@@ -105,11 +105,29 @@ def test_a_base_job_has_no_recipes():
 def test_fit_flags_come_from_the_task_and_the_model():
     config = world()
     assert plan.fit_flags(config, "synthetic", "by_rank", "mlp") == [
-        "--task", "regression", "--target", "frob_norm_total", "--model", "mlp", "--split", "0.5,0.25,0.25",
-        "--epochs", "2", "--train-ranks", "4"]
-    assert plan.fit_flags(config, "arc", "val_loss", "glnet")[-2:] == ["--hparam", "layers=2"]
+        "--task", "regression", "--target", "frob_norm_total", "--model", "mlp", "--split", "0.25,0.5,0.25",
+        "--folds", "2", "--seeds", "0", "--train-fractions", "0.5", "--epochs", "2", "--train-ranks", "4",
+        "--trials", "2", "--grid", '{"lr": [0.003]}']
+    glnet = plan.fit_flags(config, "arc", "val_loss", "glnet")
+    assert glnet[-6:] == ["--hparam", "layers=2", "--trials", "2", "--grid", '{"head": ["module-mean"], "lr": [0.003]}']
     assert "--hparam" not in plan.fit_flags(config, "arc", "val_loss", "mlp")
-    assert plan.fit_flags(config, "celeba", "clip_score", "svd")[8:10] == ["--preset", "clip-score"]
+    assert plan.fit_flags(config, "celeba", "clip_score", "svd")[14:16] == ["--preset", "clip-score"]
+
+
+def test_the_reference_gets_the_folds_but_no_grid_or_hyperparameters():
+    flags = plan.fit_flags(world(), "arc", "val_loss", plan.REFERENCE)
+    assert flags[:6] == ["--task", "regression", "--target", "val_loss", "--model", plan.REFERENCE]
+    assert "--folds" in flags and "--train-fractions" in flags
+    assert not {"--hparam", "--grid", "--trials"} & set(flags)
+
+
+def test_one_trial_or_an_empty_grid_means_no_tuning_flags():
+    config = world()
+    config["lol"]["tuning"]["trials"] = 1
+    assert "--grid" not in plan.fit_flags(config, "arc", "val_loss", "glnet")
+    config = world()
+    config["lol"]["tuning"] = {"trials": 3, "grid": {}, "models": {}}
+    assert "--grid" not in plan.fit_flags(config, "arc", "val_loss", "svd")
 
 
 def test_changing_one_tasks_epochs_changes_only_its_fit_flags():
@@ -119,14 +137,14 @@ def test_changing_one_tasks_epochs_changes_only_its_fit_flags():
     assert plan.fit_flags(edited, "synthetic", "norms", "svd") == plan.fit_flags(config, "synthetic", "norms", "svd")
 
 
-def test_fit_folders_list_every_task_model_and_seed():
+def test_fit_folders_are_one_per_task_and_model_and_the_reference_one_per_task():
     config = world()
-    config["lol"]["seeds"] = [0, 1]
     fits = plan.zoo_fit_dirs(config, "synthetic")
-    assert len(fits) == 3 * 5 * 2 and fits[:2] == ["results/lol/synthetic/norms/mlp/seed0",
-                                                   "results/lol/synthetic/norms/mlp/seed1"]
+    assert len(fits) == 3 * 5 and fits[:2] == ["results/lol/synthetic/norms/mlp", "results/lol/synthetic/norms/o-align"]
     assert plan.rank_fit_dirs(config, "synthetic") == [f for f in fits if "/by_rank/" in f]
     assert plan.rank_tasks(config, "celeba") == []
+    assert plan.reference_dirs(config, "synthetic") == [
+        f"results/lol/synthetic/{task}/reference" for task in ("norms", "signs", "by_rank")]
 
 
 @pytest.mark.parametrize("base, flags", [
@@ -169,16 +187,17 @@ def test_benchmarks_are_those_of_finetuned_and_evaluated_zoos():
     assert plan.job_benchmarks(config, "synthetic", ["finetune", "evaluate"]) == []
     assert plan.job_benchmarks(config, "arc", ["finetune", "evaluate"]) == [
         "results/benchmarks/arc/finetune/arc-00000-00002.tsv", "results/benchmarks/arc/finetune/arc-00003-00005.tsv",
-        "results/benchmarks/arc/evaluate/arc-00000-00002.tsv", "results/benchmarks/arc/evaluate/arc-00003-00005.tsv"]
+        "results/benchmarks/arc/finetune/arc-00006-00007.tsv",
+        "results/benchmarks/arc/evaluate/arc-00000-00002.tsv", "results/benchmarks/arc/evaluate/arc-00003-00005.tsv",
+        "results/benchmarks/arc/evaluate/arc-00006-00007.tsv"]
 
 
 def test_extremes_fit_is_glnet_on_a_diffusion_zoos_clip_score_task():
     config = world()
-    assert plan.extremes_fit(config, "celeba") == "results/lol/celeba/clip_score/glnet/seed0"
+    assert plan.extremes_fit(config, "celeba") == "results/lol/celeba/clip_score/glnet"
     assert plan.extremes_fit(config, "arc") is None and plan.extremes_fit(config, "synthetic") is None
     config["lol"]["models"] = ["mlp", "svd"]
-    config["lol"]["seeds"] = [3, 1]
-    assert plan.extremes_fit(config, "celeba") == "results/lol/celeba/clip_score/svd/seed1"
+    assert plan.extremes_fit(config, "celeba") == "results/lol/celeba/clip_score/svd"
 
 
 def test_the_test_worlds_targets():
