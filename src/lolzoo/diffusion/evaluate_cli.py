@@ -1,5 +1,5 @@
 """`lolzoo evaluate-diffusion --job JSON --base DIR --clip DIR --loras DIR --data DIR --out DIR
-[--samples DIR] [--samples-for N]`: label files for a shard of diffusion LoRAs.
+[--samples DIR] [--samples-for N] [--seed N]`: label files for a shard of diffusion LoRAs.
 
 --loras is a `lolzoo finetune-diffusion` --out folder (<lora_id>/pytorch_lora_weights.safetensors),
 --data has one finetuning folder per lora_id (its LoRA-level labels). All LoRAs of the job are
@@ -10,10 +10,14 @@ shard succeeded, with one flat JSON object of scalars per LoRA:
 
 --samples gets, for the first N LoRAs of the shard (--samples-for, default 4), each LoRA's
 images as one grid PNG in prompt order, <samples>/<lora_id>.png, and prompts.json.
+
+--seed replaces the job's evaluation seed (zoo.evaluation.seed): the same LoRAs, prompts and
+settings under other sampling noise, as the reliability re-measurement evaluates a sample.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -35,6 +39,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--samples", type=Path, help="a folder for sample grids (<lora_id>.png) and prompts.json")
     parser.add_argument("--samples-for", type=int, default=SAMPLES_FOR, metavar="N",
                         help=f"grids for the first N LoRAs of the shard (default {SAMPLES_FOR})")
+    parser.add_argument("--seed", type=int, metavar="N",
+                        help="evaluate under this seed instead of the job's zoo.evaluation.seed (a re-measurement)")
 
 
 def run(args) -> int:
@@ -43,6 +49,8 @@ def run(args) -> int:
 
     job = parse_job(args.job)
     settings = evaluation_settings(job)
+    if args.seed is not None:
+        settings = dataclasses.replace(settings, seed=args.seed)
     names = lora_ids(job)
     if args.samples_for < 0:
         raise LolzooError(f"--samples-for {args.samples_for}: must be at least 0")
