@@ -1,4 +1,4 @@
-"""`lolzoo evaluate-language --job JSON --base DIR --data DIR [--loras DIR] --out PATH`: label a shard.
+"""`lolzoo evaluate-language --job JSON --base DIR --data DIR [--loras DIR] [--halves] --out PATH`: label a shard.
 
 Each LoRA of the shard folder (`lolzoo finetune-language`) is loaded onto the base in turn
 and scored on the prepared ARC folder (evaluate.py). --out gets one label file per LoRA,
@@ -6,6 +6,12 @@ written atomically once the whole shard is scored:
 
     <out>/<lora_id>.json   val_loss, arc_c_accuracy, arc_c_accuracy_norm, train_questions,
                            has_<source> (1 when the LoRA trained on that droppable source)
+
+--halves adds each score on the even- and odd-indexed questions of its split, <label>_even and
+<label>_odd (val_loss, arc_c_accuracy, arc_c_accuracy_norm): the two halves of a split-half
+reliability (the evaluation is deterministic, so a second run would only repeat the first).
+Their mean, weighted by answer tokens for val_loss and by questions for the accuracies, is the
+full score.
 
 Without --loras it scores the base alone (the job's recipes may be empty) and --out is one JSON
 file: the base's numbers, the chance accuracy and the question counts, recorded next to the
@@ -27,6 +33,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--base", required=True, type=Path, help="the causal LM folder the LoRAs adapt")
     parser.add_argument("--data", required=True, type=Path, help="a prepared ARC folder (lolzoo prepare-arc)")
     parser.add_argument("--loras", type=Path, help="the shard folder of adapters; omit to score the base alone")
+    parser.add_argument("--halves", action="store_true",
+                        help="also write each score on the even and odd questions (<label>_even, <label>_odd)")
     parser.add_argument("--out", required=True, type=Path,
                         help="the label folder to write (<lora_id>.json), or the base's JSON file without --loras")
 
@@ -74,7 +82,7 @@ def run(args) -> int:
     loaded = time.perf_counter()
 
     if args.loras is None:
-        result = {**scorer.evaluate(model), "chance": CHANCE, "validation_questions": len(validation),
+        result = {**scorer.evaluate(model, halves=args.halves), "chance": CHANCE, "validation_questions": len(validation),
                   "test_questions": len(test), "seconds": time.perf_counter() - started}
         atomic_write_json(args.out, result)
         print(f"base: ARC-C accuracy {result['arc_c_accuracy']:.3f} (chance {CHANCE}), "
@@ -88,7 +96,7 @@ def run(args) -> int:
             lora_started = time.perf_counter()
             adapted = PeftModel.from_pretrained(model, str(args.loras / setting.lora_id), is_trainable=False)
             adapted.eval()
-            numbers = scorer.evaluate(adapted)
+            numbers = scorer.evaluate(adapted, halves=args.halves)
             model = adapted.unload()
             atomic_write_json(staging / f"{setting.lora_id}.json", {
                 **numbers, **lora_labels(train_records[setting.lora_id], droppable, setting.dropped_sources)})
