@@ -31,6 +31,7 @@ include: "workflow/rules/synthetic.smk"
 include: "workflow/rules/pack.smk"
 include: "workflow/rules/lol.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/reliability.smk"
 
 
 rule all:

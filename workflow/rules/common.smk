@@ -172,3 +172,21 @@ def attempt_scaled(rule_name, key):
         return amount * attempt
 
     return scaled
+
+
+# ---- Reliability (workflow/rules/reliability.smk): each evaluated zoo's sample, by shard ------
+RELIABILITY_SHARDS = {zoo: plan.reliability_shards(config, zoo) for zoo in plan.reliability_zoos(config)}
+RETEST_ZOOS_OF = {stage: pattern([zoo for zoo in RELIABILITY_SHARDS if config["zoos"][zoo]["type"] in types])
+                  for stage, types in (("diffusion", DIFFUSION_TYPES), ("language", LANGUAGE_TYPES))}
+
+
+def retest_job_file(wildcards):
+    """The job of one shard's sampled LoRAs, with the zoo's evaluation settings."""
+    recipes = [RECIPES[wildcards.zoo][lora_id] for lora_id in RELIABILITY_SHARDS[wildcards.zoo][wildcards.shard]]
+    return write_job_file(plan.retest_job(config, wildcards.zoo, recipes), plan.job_folder(wildcards.zoo, "retest"),
+                          wildcards.shard)
+
+
+def reliability_flags_file(wildcards):
+    return write_arg_file(plan.reliability_flags(config, wildcards.zoo), plan.job_folder(wildcards.zoo, "reliability"),
+                          "flags")
