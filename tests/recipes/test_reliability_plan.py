@@ -43,7 +43,7 @@ def test_the_sample_is_a_pure_seeded_function_of_the_ids():
     reseeded = with_count(world("test"), "celeba", 200)
     reseeded["seed"] = 1
     assert plan.reliability_sample(reseeded, "celeba") != plan.reliability_sample(config, "celeba")
-    # independent of the train/val/test split's hash: not simply the first ids by that hash
+    # a hash position per id, all distinct: the order beyond the floor is the hash's, not the ids'
     positions = [plan.reliability_position(0, f"celeba-{i:05d}") for i in range(200)]
     assert all(0 <= p < 1 for p in positions) and len(set(positions)) == 200
 
