@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -62,3 +63,13 @@ def test_train_ranks_absent_from_the_zoo_is_a_clear_error(zoo_path, tmp_path, ca
     assert main(["fit", "--zoo", str(zoo_path), "--task", "regression", "--target", "frob_norm_total",
                  "--model", "svd", "--train-ranks", "four", "--out", str(tmp_path / "x")]) == 2
     assert "--train-ranks takes ranks separated by commas" in capsys.readouterr().err
+
+
+def test_a_fit_cv_folder_is_read_as_its_fits(zoo_path, fits, tmp_path):
+    cv = tmp_path / "dense-cv"
+    shutil.copytree(fits[0], cv / "fold0" / "seed0")
+    (cv / "cv.json").write_text(json.dumps({"settings": {"model": "dense"}}))
+    for name, folders in (("plain", fits), ("cv", [cv, fits[1]])):
+        assert main(["rank-generalisation", *map(str, folders), "--zoo", str(zoo_path),
+                     "--out", str(tmp_path / name)]) == 0
+    assert pd.read_csv(tmp_path / "cv.csv").equals(pd.read_csv(tmp_path / "plain.csv"))

@@ -4,6 +4,7 @@ their in-base test scores, with a baseline kept from the training zoo."""
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -92,3 +93,14 @@ def test_a_sibling_without_the_label_column_is_refused(fits, tmp_path, capsys):
     pq.write_table(table.drop_columns([TARGET]).replace_schema_metadata(table.schema.metadata), tmp_path / "e.parquet")
     assert main(["transfer", str(fits[0]), "--zoo", str(tmp_path / "e.parquet"), "--out", str(tmp_path / "t")]) != 0
     assert f"no label column(s) ['{TARGET}']" in capsys.readouterr().err
+
+
+def test_a_fit_cv_folder_stands_for_its_fold_and_seed_fits(fits, zoos, tmp_path):
+    cv = tmp_path / "dense-cv"  # the two dense fits as a fit-cv folder holds them
+    for seed, folder in enumerate(fits[:2]):
+        shutil.copytree(folder, cv / "fold0" / f"seed{seed}")
+    (cv / "cv.json").write_text(json.dumps({"settings": {"model": "dense"}}))
+    for name, folders in (("plain", fits), ("cv", [cv, fits[2]])):
+        assert main(["transfer", *map(str, folders), "--zoo", str(zoos / "b.parquet"),
+                     "--out", str(tmp_path / name)]) == 0
+    assert pd.read_csv(tmp_path / "cv.csv").equals(pd.read_csv(tmp_path / "plain.csv"))

@@ -1,11 +1,16 @@
-"""Compare fitted models across seeds: the shape of the paper's tables 2-5.
+"""Fitted models read from their folders, and the mean ± std tables of the paper's tables 2-5.
 
-One row per model kind, one column group per (zoo, task, targets), each cell the mean ± std
-of a test metric over the seeds found (population std, as the authors' code reports it).
-A last row is the trivial baseline, computed from each run's predictions.parquet: the train
-mean (regression), the train rate of each label as its probability (multilabel), the train
-majority class (multiclass), scored on the same split with the same metrics, so a reader sees
-how much of each number is learned.
+`read_runs` reads every `lolzoo fit` folder a path stands for: a plain fit folder, or each
+fold*/seed* fit of a `lolzoo fit-cv` folder (lolzoo.lol.results.fit_folders). A run is one
+(fold, seed); a plain fit is fold 0 unless `lolzoo fit --folds K --fold k` made it.
+
+`comparison` (used by `lolzoo transfer` and `lolzoo plot-comparison`; `lolzoo compare` has the
+interval table of lolzoo.report.comparison_table): one row per model kind, one column group per
+(zoo, task, targets), each cell the mean ± std of a test metric over the runs found (population
+std, as the authors' code reports it). A last row is the trivial baseline, computed from the
+predictions.parquet of each fold's first run: the train mean (regression), the train rate of
+each label as its probability (multilabel), the train majority class (multiclass), scored on
+the same split with the same metrics, so a reader sees how much of each number is learned.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import pandas as pd
 
 from lolzoo.errors import LolzooError
 from lolzoo.lol import metrics as label_metrics
-from lolzoo.lol.results import METRICS_FILE, PREDICTIONS_FILE
+from lolzoo.lol.results import CV_FILE, METRICS_FILE, PREDICTIONS_FILE, fit_folders
 
 # the paper's columns (MSE and R², loss and accuracy, accuracy) and a rank measure beside them
 HEADLINE_METRICS = {"regression": ("mse", "r2", "kendall_tau"), "multilabel": ("loss", "accuracy", "auroc"),
@@ -65,6 +70,7 @@ class Run:
     group: Group
     scores: dict  # headline metric -> value, on the compared split
     baseline: dict  # the same metrics of the trivial baseline
+    fold: int = 0  # the cross-validation fold tested (0: the fixed split)
 
 
 def read_run(folder: str | Path, split: str = "test") -> Run:
@@ -78,11 +84,36 @@ def read_run(folder: str | Path, split: str = "test") -> Run:
         group = Group(settings["zoo_name"], settings["task"], tuple(settings["targets"]))
         scored = document["metrics"][split]
         scores = {name: _number(scored.get(name)) for name in HEADLINE_METRICS[group.task]}
-        model, seed = settings["model"], int(settings["seed"])
+        model, seed, fold = settings["model"], int(settings["seed"]), int(settings.get("fold") or 0)
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise CompareError(f"{metrics_path}: not a metrics file of `lolzoo fit` ({err})") from err
     predictions = pd.read_parquet(predictions_path)
-    return Run(folder, model, seed, group, scores, baseline_scores(predictions, group, split))
+    return Run(folder, model, seed, group, scores, baseline_scores(predictions, group, split), fold)
+
+
+def expand(paths) -> list[Path]:
+    """The `lolzoo fit` folders the paths stand for, in order: a fit folder itself, a fit-cv folder
+    its fold*/seed* fits. A fit-cv folder of the reference model (it writes no fits) is skipped."""
+    folders = []
+    for path in map(Path, paths):
+        found = fit_folders(path)
+        if not found and not _is_reference_cv(path):
+            raise CompareError(f"{path}: neither a `lolzoo fit` folder (no {METRICS_FILE}) nor a `lolzoo fit-cv` "
+                               f"folder with fold*/seed* fits (no {CV_FILE}, or no fits under it)")
+        folders += found
+    return folders
+
+
+def read_runs(paths, split: str = "test") -> list[Run]:
+    """Every run the paths stand for (see `expand`), read."""
+    return [read_run(folder, split) for folder in expand(paths)]
+
+
+def _is_reference_cv(path: Path) -> bool:
+    try:
+        return json.loads((path / CV_FILE).read_text())["settings"]["model"] == "reference"
+    except (OSError, json.JSONDecodeError, KeyError, TypeError):
+        return False
 
 
 def baseline_scores(predictions: pd.DataFrame, group: Group, split: str = "test") -> dict:
@@ -109,18 +140,24 @@ def baseline_scores(predictions: pd.DataFrame, group: Group, split: str = "test"
 
 
 def comparison(runs: list[Run]) -> pd.DataFrame:
-    """Long table: row (model kind or 'baseline'), group, metric, mean, std, seeds."""
+    """Long table: row (model kind or 'baseline'), group, metric, mean, std, seeds (the number
+    of runs: folds × seeds; the baseline's: folds, as it does not depend on the seed)."""
     cells: dict[tuple, list[float]] = defaultdict(list)
     seen: dict[tuple, Path] = {}
+    baseline_folds = set()
     for run in runs:
-        key = (run.model, run.group, run.seed)
+        key = (run.model, run.group, run.fold, run.seed)
         if key in seen:
+            fold = f"fold {run.fold}, " if run.fold else ""
             raise CompareError(f"{seen[key]} and {run.folder} are both {run.model} on {run.group.label} "
-                               f"with seed {run.seed}; compare one of them")
+                               f"with {fold}seed {run.seed}; compare one of them")
         seen[key] = run.folder
+        first_of_fold = (run.group, run.fold) not in baseline_folds
+        baseline_folds.add((run.group, run.fold))
         for name in HEADLINE_METRICS[run.group.task]:
             cells[(run.model, run.group, name)].append(run.scores[name])
-            cells[(BASELINE, run.group, name)].append(run.baseline[name])
+            if first_of_fold:
+                cells[(BASELINE, run.group, name)].append(run.baseline[name])
     rows = []
     for (model, group, name), values in cells.items():
         finite = [v for v in values if not math.isnan(v)]
@@ -166,7 +203,7 @@ def formatted(long: pd.DataFrame, digits: int = 3) -> tuple[list[str], list[list
         cells = [_display(model)]
         for group, name in columns:
             cell = index.get((model, group, name))
-            cells.append(_format(cell, digits, spread=model != BASELINE))  # the baseline has no seeds
+            cells.append(_format(cell, digits))  # the baseline's spread is over folds only
             if cell is not None and model != BASELINE:
                 seed_counts.add(cell.seeds)
         rows.append(cells)
@@ -174,7 +211,7 @@ def formatted(long: pd.DataFrame, digits: int = 3) -> tuple[list[str], list[list
 
 
 def legend(split: str, seeds: str) -> str:
-    return (f"{split} split; mean ± std over seeds (seeds per cell: {seeds}); — : undefined "
+    return (f"{split} split; mean ± std over runs (folds × seeds; runs per cell: {seeds}); — : undefined "
             f"(e.g. τ of a constant prediction). MSE: mean squared error in label units, R²: coefficient "
             f"of determination, τ: Kendall's tau-b, BCE: binary cross-entropy of the predicted probabilities, "
             f"acc: accuracy (mean over labels for multilabel), AUROC: mean over labels.")

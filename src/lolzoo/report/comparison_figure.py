@@ -1,5 +1,5 @@
 """The comparison table as a figure: per (task, metric) panel, each model's mean ± std over
-seeds as a bar, the trivial baseline as a dashed line, so a reader sees at a glance which
+runs (folds × seeds) as a bar, the trivial baseline as a dashed line, so a reader sees at a glance which
 models learn something and by how much."""
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from lolzoo.errors import LolzooError
-from lolzoo.lol.results import METRICS_FILE, PREDICTIONS_FILE
+from lolzoo.lol.results import METRICS_FILE, PREDICTIONS_FILE, fit_folders
 from lolzoo.report.compare import MODEL_NAMES
 
 TARGET = "clip_score"
@@ -55,8 +55,12 @@ class Pick:
 
 
 def read_clip_fit(folder: str | Path) -> Fit:
-    """A fit of a regression task whose targets include the CLIP score, or a one-line error."""
+    """A fit of a regression task whose targets include the CLIP score, or a one-line error.
+    A `lolzoo fit-cv` folder stands for one of its fits: fold 0 at its lowest seed."""
     folder = Path(folder)
+    fits = fit_folders(folder)
+    if fits:
+        folder = fits[0]  # fit_folders orders by fold, then seed
     metrics_path, predictions_path = folder / METRICS_FILE, folder / PREDICTIONS_FILE
     if not metrics_path.is_file() or not predictions_path.is_file():
         raise ExtremesError(f"{folder}: not a `lolzoo fit` output (needs {METRICS_FILE} and {PREDICTIONS_FILE})")

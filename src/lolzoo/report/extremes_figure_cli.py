@@ -1,8 +1,9 @@
 """`lolzoo plot-extremes FIT_DIR --base SD_DIR --loras SHARD_DIR... --job JSON --out PNG
 [--count K] [--prompts N]`: the paper's figure 3 (lolzoo.report.extremes_figure).
 
-FIT_DIR is one `lolzoo fit` of a regression task with a clip_score target; the K test LoRAs it
-predicts highest and the K lowest are sampled, with the base alone, on the first N prompts of
+FIT_DIR is one `lolzoo fit` of a regression task with a clip_score target (or a `lolzoo fit-cv`
+folder of one: its fold 0 fit at the lowest seed); the K test LoRAs it predicts highest and the
+K lowest are sampled, with the base alone, on the first N prompts of
 the job's zoo.evaluation (a zoo job: recipes may be empty), from the seeded noise the
 evaluation used. Beside the PNG, <out>.json names the LoRAs, their scores, the fit and prompts.
 """
@@ -19,7 +20,8 @@ PROMPTS = 4
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("fit", type=Path, metavar="FIT_DIR", help="a `lolzoo fit` folder of a clip_score regression")
+    parser.add_argument("fit", type=Path, metavar="FIT_DIR",
+                        help="a `lolzoo fit` (or fit-cv: fold 0, lowest seed) folder of a clip_score regression")
     parser.add_argument("--base", required=True, type=Path, help="the SD-1.x pipeline folder the LoRAs were trained on")
     parser.add_argument("--loras", required=True, nargs="+", type=Path, metavar="SHARD_DIR",
                         help="finetune-diffusion --out folders (one folder per lora_id) holding the chosen LoRAs")

@@ -9,9 +9,12 @@ from lolzoo.errors import UserError
 from lolzoo.lol.split import SPLITS
 
 
+RUNS_HELP = "folders written by `lolzoo fit`, or by `lolzoo fit-cv` (each of its fold*/seed* fits)"
+
+
 def add_runs_arguments(parser) -> None:
-    """`DIR...` (lolzoo fit folders), `--out FIGURE`, `--split`."""
-    parser.add_argument("runs", nargs="+", type=Path, metavar="DIR", help="folders written by `lolzoo fit`")
+    """`DIR...` (lolzoo fit or fit-cv folders), `--out FIGURE`, `--split`."""
+    parser.add_argument("runs", nargs="+", type=Path, metavar="DIR", help=RUNS_HELP)
     parser.add_argument("--out", required=True, type=Path, help="the figure to write (.png, .svg or .pdf)")
     parser.add_argument("--split", choices=SPLITS, default="test", help="the split scored (default test)")
 
@@ -26,9 +29,9 @@ def save_figure(figure, path: Path, dpi: int = 110) -> None:
 def plot_runs_of_kind(args, make_figure, kind: str, nothing_to_plot: str) -> int:
     """A verb drawing the runs of one task kind among `args.runs`: `make_figure(runs, split)`
     returns None when none of them is of that kind, which is a one-line error."""
-    from lolzoo.report.compare import read_run
+    from lolzoo.report.compare import read_runs
 
-    figure = make_figure([read_run(folder, args.split) for folder in args.runs], args.split)
+    figure = make_figure(read_runs(args.runs, args.split), args.split)
     if figure is None:
         raise UserError(nothing_to_plot)
     save_figure(figure, args.out)

@@ -1,5 +1,5 @@
 """Accuracy per label of the multilabel tasks (face attributes, present classes, source
-membership): for each label a bar per LoL model (mean over seeds) and a tick for the trivial
+membership): for each label a bar per LoL model (mean over folds × seeds) and a tick for the trivial
 baseline that always answers the label's majority in the training LoRAs, so a reader sees
 which labels are learned and which only look learned because they are lopsided."""
 
@@ -28,7 +28,9 @@ def majority_accuracy(predictions: pd.DataFrame, target: str, split: str) -> flo
 
 
 def label_accuracies(runs: list[Run], split: str = "test") -> dict:
-    """group -> {"models": {model: {label: mean accuracy over seeds}}, "baseline": {label: acc}}."""
+    """group -> {"models": {model: {label: mean accuracy over runs}}, "baseline": {label: acc}}.
+    A run is one (fold, seed); the baseline does not depend on the seed, so it is scored once
+    per fold (from that fold's first run) and averaged over the folds."""
     found = defaultdict(lambda: {"models": defaultdict(lambda: defaultdict(list)), "baseline": {}})
     for run in runs:
         if run.group.task != "multilabel":
@@ -37,12 +39,14 @@ def label_accuracies(runs: list[Run], split: str = "test") -> dict:
         entry = found[run.group]
         for label in run.group.targets:
             entry["models"][run.model][label].append(per_target[label]["accuracy"])
-        if not entry["baseline"]:
+        if run.fold not in entry["baseline"]:
             predictions = pd.read_parquet(run.folder / PREDICTIONS_FILE)
-            entry["baseline"] = {label: majority_accuracy(predictions, label, split) for label in run.group.targets}
+            entry["baseline"][run.fold] = {label: majority_accuracy(predictions, label, split)
+                                           for label in run.group.targets}
     return {group: {"models": {m: {label: float(np.nanmean(v)) for label, v in labels.items()}
                                for m, labels in entry["models"].items()},
-                    "baseline": entry["baseline"]}
+                    "baseline": {label: float(np.nanmean([fold[label] for fold in entry["baseline"].values()]))
+                                 for label in group.targets}}
             for group, entry in found.items()}
 
 

@@ -1,6 +1,7 @@
 """Predicted against true labels of the test LoRAs: one panel per (regression task, model),
 so a reader sees where a model's R² comes from (a spread along the diagonal, or a flat line
-at the mean). One seed per model: the lowest fitted."""
+at the mean). One seed per model: the lowest fitted; with cross-validated fits, every fold's
+test LoRAs at that seed (each LoRA is tested in one fold), so the panel shows all of them."""
 
 from __future__ import annotations
 
@@ -19,11 +20,17 @@ TITLE_WIDTH = 32
 
 
 def regression_panels(runs: list[Run]) -> dict:
-    """(group, model) -> the run of its lowest seed, for regression groups only."""
-    chosen = {}
-    for run in sorted(runs, key=lambda r: r.seed):
+    """(group, model) -> the runs of its lowest seed (one per fold), for regression groups only."""
+    lowest = {}
+    for run in runs:
         if run.group.task == "regression":
-            chosen.setdefault((run.group, run.model), run)
+            key = (run.group, run.model)
+            lowest[key] = min(lowest.get(key, run.seed), run.seed)
+    chosen = {}
+    for run in sorted(runs, key=lambda r: r.fold):
+        key = (run.group, run.model)
+        if key in lowest and run.seed == lowest[key]:
+            chosen.setdefault(key, []).append(run)
     return chosen
 
 
@@ -45,11 +52,12 @@ def prediction_figure(runs: list[Run], split: str = "test"):
     for row, (group, target) in enumerate(rows):
         for col, model in enumerate(models):
             axis = axes[row][col]
-            run = panels.get((group, model))
-            if run is None:
+            chosen = panels.get((group, model))
+            if chosen is None:
                 axis.set_visible(False)
                 continue
-            predictions = pd.read_parquet(run.folder / PREDICTIONS_FILE)
+            predictions = pd.concat([pd.read_parquet(run.folder / PREDICTIONS_FILE) for run in chosen],
+                                    ignore_index=True)
             points = predictions[(predictions["split"] == split) & (predictions["target"] == target)
                                  & predictions["label"].notna()]
             truth, guess = points["label"].to_numpy(float), points["prediction"].to_numpy(float)
@@ -65,6 +73,8 @@ def prediction_figure(runs: list[Run], split: str = "test"):
             if row == len(rows) - 1:
                 axis.set_xlabel("true", fontsize=8)
     zoo = groups[0].zoo
-    figure.suptitle(f"{zoo}: predicted vs true, {split} split (seed {min(r.seed for r in panels.values())})",
-                    fontsize=10)
+    seeds = sorted({run.seed for chosen in panels.values() for run in chosen})
+    folds = max(len(chosen) for chosen in panels.values())
+    tested = f"{split} split of each of {folds} folds" if folds > 1 else f"{split} split"
+    figure.suptitle(f"{zoo}: predicted vs true, {tested} (seed {', '.join(map(str, seeds))})", fontsize=10)
     return figure

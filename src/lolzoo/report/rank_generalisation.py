@@ -1,7 +1,9 @@
 """Rank generalisation (the paper's figure 4): models trained on LoRAs of some ranks only
 (`lolzoo fit --train-ranks 4`), scored on the test LoRAs of every rank of the zoo, one
-score per (task, model, rank), mean ± std over seeds. The test split of such a fit holds
-every LoRA of an unseen rank, and the test share of the trained ranks."""
+score per (task, model, rank), mean ± std over runs (a run is one fold × seed of the fit-cv
+folders' fits, or one plain fit; the `seeds` column counts them). `loras`: the distinct test
+LoRAs of that rank over the runs (with K folds, every LoRA of the rank once). The test split of
+such a fit holds every LoRA of an unseen rank, and the test share of the trained ranks."""
 
 from __future__ import annotations
 
@@ -48,7 +50,7 @@ def rank_table(runs: list[Run], ranks: pd.Series) -> pd.DataFrame:
         for rank, rows in test.groupby("rank"):
             key = (run.group, run.model, int(rank))
             cells[key].append(score(run.group.task, rows, run.group.targets))
-            counts[key] = rows["lora_id"].nunique()
+            counts.setdefault(key, set()).update(rows["lora_id"])
             trained_on[key] = settings.get("train_ranks")
     rows = []
     for (group, model, rank), values in cells.items():
@@ -59,7 +61,7 @@ def rank_table(runs: list[Run], ranks: pd.Series) -> pd.DataFrame:
                      "trained_on": "all" if trained is None else ",".join(map(str, trained)),
                      "metric": SCORE[group.task], "mean": np.mean(finite) if finite else np.nan,
                      "std": np.std(finite) if finite else np.nan, "seeds": len(values),
-                     "loras": counts[(group, model, rank)]})
+                     "loras": len(counts[(group, model, rank)])})
     order = {m: i for i, m in enumerate(row_order({r["model"] for r in rows}))}
     return (pd.DataFrame(rows, columns=COLUMNS)
             .sort_values(["targets", "model", "rank"], key=lambda c: c.map(order) if c.name == "model" else c)

@@ -39,7 +39,7 @@ def lol_seconds_per_lora(fit_folder: str | Path) -> float:
 
 
 def speedup_table(fit_folders: list[str | Path], evaluation_s: float) -> pd.DataFrame:
-    """One row per model kind: its median LoL time per LoRA over every fit (tasks, seeds)."""
+    """One row per model kind: its median LoL time per LoRA over every fit (tasks, folds, seeds)."""
     per_model = defaultdict(list)
     for folder in fit_folders:
         settings = json.loads((Path(folder) / METRICS_FILE).read_text())["settings"]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("runs", nargs="+", type=Path, metavar="DIR", help="folders written by `lolzoo fit`")
+    parser.add_argument("runs", nargs="+", type=Path, metavar="DIR",
+                        help="folders written by `lolzoo fit`, or by `lolzoo fit-cv` (each of its fold*/seed* fits)")
     parser.add_argument("--evaluation-benchmarks", nargs="+", required=True, type=Path, metavar="TSV",
                         help="benchmark files of the zoo's evaluate jobs (one per shard)")
     parser.add_argument("--out", required=True, type=Path, help="table path without suffix")
@@ -15,10 +16,11 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from lolzoo.io import atomic_file, atomic_write_text
+    from lolzoo.report.compare import expand
     from lolzoo.report.html_table import html_page
     from lolzoo.report.speedup import evaluation_seconds_per_lora, speedup_table
 
-    table = speedup_table(args.runs, evaluation_seconds_per_lora(args.evaluation_benchmarks))
+    table = speedup_table(expand(args.runs), evaluation_seconds_per_lora(args.evaluation_benchmarks))
     stem = args.out.with_suffix("") if args.out.suffix in (".csv", ".html") else args.out
     with atomic_file(Path(f"{stem}.csv")) as tmp:
         table.to_csv(tmp, index=False)

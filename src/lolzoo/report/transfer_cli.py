@@ -8,7 +8,8 @@ from pathlib import Path
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("runs", nargs="+", type=Path, metavar="DIR", help="folders written by `lolzoo fit`")
+    parser.add_argument("runs", nargs="+", type=Path, metavar="DIR",
+                        help="folders written by `lolzoo fit`, or by `lolzoo fit-cv` (each of its fold*/seed* fits)")
     parser.add_argument("--zoo", dest="zoos", nargs="+", required=True, type=Path, metavar="ZOO",
                         help="packed sibling zoos (.parquet) to test every fit on")
     parser.add_argument("--out", required=True, type=Path, help="table path without suffix: TABLE.csv, .md, .html")
@@ -16,11 +17,11 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from lolzoo.io import atomic_file, atomic_write_text
-    from lolzoo.report.compare import comparison, html, markdown, read_run, wide_csv
+    from lolzoo.report.compare import comparison, html, markdown, read_runs, wide_csv
     from lolzoo.report.transfer import PREFACE, transferred_run
     from lolzoo.zoo.load import load_zoo
 
-    runs = [read_run(folder) for folder in args.runs]
+    runs = read_runs(args.runs)
     transferred = []
     for path in args.zoos:
         zoo = load_zoo(path)  # once per sibling: every fit reads the same LoRAs
