@@ -1,4 +1,5 @@
-"""`lolzoo compare`: models x (zoo, task) cells, mean ± std over seeds, and the trivial baseline."""
+"""`lolzoo compare` on plain `lolzoo fit` folders: models x (zoo, task) cells, mean and interval over
+seeds, and the trivial baseline (fit-cv folders: tests/report/test_cv_compare.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from lolzoo.cli import main
 from lolzoo.report.compare import Group, baseline_scores
+from lolzoo.report.intervals import SEEDS_ONLY, metric_interval
 from tests.small_zoo import write_small_zoo
 
 
@@ -31,32 +33,35 @@ def runs(tmp_path_factory):
 
 
 def test_compare_writes_the_table(runs, tmp_path):
+    """Plain `lolzoo fit` folders: one run each, pooled over seeds on the fixed split."""
     assert main(["compare", *map(str, runs), "--out", str(tmp_path / "table")]) == 0
-    csv = pd.read_csv(tmp_path / "table.csv")
-    assert csv["model"].tolist() == ["svd", "dense", "baseline"]
-    r2 = "synthetic · regression: frob_norm_total | r2"
-    test_r2 = [json.loads((f / "metrics.json").read_text())["metrics"]["test"]["r2"] for f in runs[:2]]
-    svd = csv.set_index("model").loc["svd"]
-    assert svd[f"{r2} | mean"] == pytest.approx(np.mean(test_r2))
-    assert svd[f"{r2} | std"] == pytest.approx(np.std(test_r2))  # population std, as the authors report
-    assert svd[f"{r2} | seeds"] == 2
-    accuracy = "synthetic · multiclass: dominant_module | accuracy"
-    assert csv.set_index("model").loc["svd", f"{accuracy} | seeds"] == 1
-    assert pd.isna(csv.set_index("model").loc["dense", f"{accuracy} | mean"])  # never run: an empty cell
+    csv = pd.read_csv(tmp_path / "table.csv", dtype={"mark": str}).fillna({"mark": ""})
+    regression = csv[csv["task"] == "regression"]
+    assert list(dict.fromkeys(regression["row"])) == ["svd", "dense", "baseline"]
+    documents = [json.loads((f / "metrics.json").read_text()) for f in runs[:2]]
+    test_r2 = [d["metrics"]["test"]["r2"] for d in documents]
+    sizes = documents[0]["sizes"]
+    expected = metric_interval(test_r2, sizes["train"] + sizes["val"], sizes["test"], fixed_split=True)
+    svd = regression[(regression["row"] == "svd") & (regression["metric"] == "r2")].iloc[0]
+    assert svd["mean"] == pytest.approx(np.mean(test_r2)) and svd["runs"] == 2
+    assert (svd["low"], svd["high"]) == (pytest.approx(expected.low), pytest.approx(expected.high))
+    assert svd["scope"] == SEEDS_ONLY
+    accuracy = csv[(csv["task"] == "multiclass") & (csv["metric"] == "accuracy")].set_index("row")
+    assert accuracy.loc["svd", "runs"] == 1 and "dense" not in accuracy.index  # never run: no row
 
     md = (tmp_path / "table.md").read_text().splitlines()
     assert md[0].startswith("| model | synthetic · multiclass: dominant_module · acc | "
                             "synthetic · regression: frob_norm_total · MSE | "
                             "synthetic · regression: frob_norm_total · R² | synthetic · regression: frob_norm_total · τ |")
     svd_row = next(line for line in md if line.startswith("| MLP + SVD |"))
-    assert f"{np.mean(test_r2):.3f} ± {np.std(test_r2):.3f}" in svd_row
+    assert f"{np.mean(test_r2):.3f} [{expected.low:.3f}, {expected.high:.3f}]" in svd_row
+    assert "(one run)" in svd_row  # the multiclass cell: one seed, no interval
     baseline_row = next(line for line in md if line.startswith("| trivial baseline"))
     assert "—" in baseline_row  # Kendall's tau of a constant prediction is undefined
-    assert "±" not in baseline_row  # the same for every seed: no spread to show
 
     page = (tmp_path / "table.html").read_text()  # the report's copy: the same cells as the Markdown
     assert page.startswith("<!DOCTYPE html>") and page.count("<tr") == 1 + 3  # header + svd, dense, baseline
-    assert f"<td>{np.mean(test_r2):.3f} ± {np.std(test_r2):.3f}</td>" in page
+    assert f"{np.mean(test_r2):.3f} [{expected.low:.3f}, {expected.high:.3f}]" in page
     assert "<td>trivial baseline (train mean / rate / majority)</td>" in page
 
 
@@ -79,7 +84,7 @@ def test_baseline_is_the_train_mean_and_the_majority_class():
 
 def test_compare_refuses_two_runs_of_the_same_seed(runs, tmp_path, capsys):
     assert main(["compare", str(runs[0]), str(runs[0]), "--out", str(tmp_path / "t")]) == 2
-    assert "both svd on synthetic · regression: frob_norm_total with seed 0" in capsys.readouterr().err
+    assert "both hold svd on synthetic · regression: frob_norm_total, fold 0, seed 0" in capsys.readouterr().err
     assert main(["compare", str(tmp_path), "--out", str(tmp_path / "t")]) == 2
 
 
