@@ -20,7 +20,7 @@ import pandas as pd
 from lolzoo.report.ceilings import EXACT, group_ceilings
 from lolzoo.report.compare import BASELINE, MODEL_NAMES
 from lolzoo.report.comparison_table import display_name, row_order
-from lolzoo.report.cv_scores import FULL, REFERENCE, Scores
+from lolzoo.report.cv_scores import REFERENCE, Scores
 from lolzoo.report.intervals import FOLDS_X_SEEDS, SEEDS_ONLY, metric_interval
 
 SCORE = {"regression": "r2", "multilabel": "accuracy", "multiclass": "accuracy"}
