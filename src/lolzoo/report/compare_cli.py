@@ -6,6 +6,8 @@ chose (lolzoo.report.tuning).
 
 DIR is a `lolzoo fit-cv` folder (cv.json) or a plain `lolzoo fit` folder (metrics.json): one
 run of one fold, so plain fits of several seeds on the fixed split give seeds-only intervals.
+The trivial baseline is scored from the fit folders (fold*/seed*): a (zoo, task) given only as
+the reference's fit-cv folder, which writes none, has no baseline row.
 """
 
 from __future__ import annotations
