@@ -13,7 +13,7 @@ Then, per LoL model, in a fresh process each (so peak RSS is that run's own):
 each after a warm-up on two LoRAs, so the imports (a few seconds, paid once per command) are
 left out. It prints LoRAs/s of each, the share of the end-to-end time spent reading, and the
 run's peak RSS with its growth over the RSS before the run (what streaming keeps bounded).
-Models: results/lol/celeba/clip_score/<kind>/seed0 when fitted (the real use), else each kind
+Models: results/lol/celeba/clip_score/<kind>/fold0/seed0 when fitted (the real use), else each kind
 is fitted for one epoch on the zoo. Files are read warm (just written, in the page cache).
 
     python benchmarks/predict_throughput.py [--count 1000] [--layout mixed|peft|kohya]
@@ -97,7 +97,7 @@ def ensure_zoo(zoo_path: Path, scratch: Path) -> tuple[Path, str]:
 
 
 def ensure_model(kind: str, models: Path, zoo_path: Path, scratch: Path) -> tuple[Path, str]:
-    fitted = models / kind / "seed0"
+    fitted = models / kind / "fold0" / "seed0"
     if (fitted / "model.json").is_file():
         return fitted, "fitted by the workflow"
     from lolzoo.cli import main
@@ -167,7 +167,7 @@ def main() -> None:
                         help="mixed: even LoRAs as PEFT folders, odd ones as kohya files")
     parser.add_argument("--zoo", type=Path, default=REPO / "results/zoos/celeba.parquet")
     parser.add_argument("--models", type=Path, default=REPO / "results/lol/celeba/clip_score",
-                        help="a folder of <kind>/seed0 fitted models; kinds missing there are fitted on the zoo")
+                        help="a folder of <kind>/fold0/seed0 fitted models (fit-cv folders); kinds missing there are fitted on the zoo")
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
     parser.add_argument("--tmp-dir", type=Path, default=None)
     args = parser.parse_args()

@@ -62,12 +62,12 @@ def test_one_diffusion_lora_schedules_its_base_data_and_finetune_only(tmp_path):
 
 
 def test_one_lol_fit_schedules_its_zoos_chain_and_that_fit_alone(tmp_path):
-    # one (zoo, task, model, seed) of the paper world's lol.tasks: the arc zoo's whole chain
+    # one (zoo, task, model) of the paper world's lol.tasks: the arc zoo's whole chain
     # (its pack needs every LoRA), one fit, and nothing of the diffusion zoos
     config = yaml.safe_load(PAPER.read_text())
     assert "glnet" in config["lol"]["models"] and 1 in config["lol"]["seeds"]
     assert "val_loss" in config["lol"]["tasks"]["arc"] and config["zoos"]["arc"]["shard_size"] == 1
-    target = "results/lol/arc/val_loss/glnet/seed1"
+    target = "results/lol/arc/val_loss/glnet"
     planned = planned_jobs(tmp_path, "--configfile", str(PAPER), targets=(target,))
     shards = [f"arc-{i:05d}-{i:05d}" for i in range(config["zoos"]["arc"]["count"])]
     assert len(shards) == 2000
@@ -79,7 +79,7 @@ def test_one_lol_fit_schedules_its_zoos_chain_and_that_fit_alone(tmp_path):
         *(job("evaluate_language", zoo="arc", shard=shard) for shard in shards),
         job("gather_labels", zoo="arc"),
         job("pack", zoo="arc"),
-        job("fit_lol", zoo="arc", task="val_loss", model="glnet", seed=1),
+        job("fit_lol", zoo="arc", task="val_loss", model="glnet"),
     )
 
 
@@ -121,7 +121,8 @@ def write_world(path: Path, edit=None) -> Path:
 
 def fits(zoo: str, tasks=None) -> list[tuple]:
     tasks = tasks or WORLD["lol"]["tasks"][zoo]
-    return [job("fit_lol", zoo=zoo, task=task, model=model, seed=0) for task in tasks for model in WORLD["lol"]["models"]]
+    return [job("fit_lol", zoo=zoo, task=task, model=model) for task in tasks
+            for model in [*WORLD["lol"]["models"], "reference"]]
 
 
 def report_jobs(zoo: str) -> list[tuple]:
@@ -218,8 +219,8 @@ def test_a_failed_fit_leaves_the_other_zoo_intact_and_reruns_alone(world, tmp_pa
     assert ran == jobs_of(*fits("synthetic", ["signs"]))  # compare and plot never start
     lol = workdir / "results" / "lol" / "synthetic"
     # the failed job's output is removed; the other task's fit and the other zoo stay
-    assert not (lol / "signs" / "mlp" / "seed0").exists()
-    assert (lol / "norms" / "mlp" / "seed0" / "metrics.json").exists()
+    assert not (lol / "signs" / "mlp").exists()
+    assert (lol / "norms" / "mlp" / "fold0" / "seed0" / "metrics.json").exists()
     assert outputs_of(workdir, "synthetic_b") == before
     # back on the good config, exactly the failed fit (now missing) and its report run
     ran, _ = run_jobs(workdir, "--configfile", str(config))

@@ -188,13 +188,24 @@ def test_lol_models_are_fitted_compared_and_reported(test_world, tmp_path):
     report = test_world / "results" / "report"
     for zoo, tasks in config["lol"]["tasks"].items():
         for task in tasks:
-            for model in models:
-                metrics = json.loads((test_world / "results" / "lol" / zoo / task / model / "seed0" / "metrics.json").read_text())
-                assert metrics["settings"]["model"] == model and metrics["settings"]["zoo_name"] == zoo
+            for model in models:  # one fit-cv folder per model: every fold at every seed, the choice per fold
+                folder = test_world / "results" / "lol" / zoo / task / model
+                cv = json.loads((folder / "cv.json").read_text())
+                assert cv["settings"]["folds"] == 2 and set(cv["chosen"]) == {"0", "1"}
+                assert len(cv["selection"]) == 2 * 2  # two trials on each fold
+                for fold in (0, 1):
+                    metrics = json.loads((folder / f"fold{fold}" / "seed0" / "metrics.json").read_text())
+                    assert metrics["settings"]["model"] == model and metrics["settings"]["zoo_name"] == zoo
+                    assert metrics["settings"]["fold"] == fold
+                assert {run["train_fraction"] for run in cv["runs"]} == {0.5, 1.0}
+            reference = json.loads((test_world / "results" / "lol" / zoo / task / "reference" / "cv.json").read_text())
+            assert len([run for run in reference["runs"] if run["train_fraction"] == 1.0]) == 2
         table = pd.read_csv(report / zoo / "comparison.csv")
-        assert table["model"].tolist() == [*models, "baseline"]
-        # one mean column per (task, headline metric): MSE, R² and τ, or BCE, accuracy and AUROC
-        assert sum(column.endswith("| mean") for column in table.columns) == 3 * len(tasks)
+        assert [row for row in dict.fromkeys(table["row"]) if row in models] == models
+        assert {"reference", "baseline"} <= set(table["row"])
+        # one column per (task, headline metric): MSE, R² and τ, or BCE, accuracy and AUROC
+        assert len(table.drop_duplicates(["task", "targets", "metric"])) == 3 * len(tasks)
+        assert (report / zoo / "tuning.html").is_file() and (report / zoo / "learning_curves.png").is_file()
         assert (report / zoo / "comparison.png").read_bytes()[:4] == b"\x89PNG"
         assert (report / zoo / "predictions.png").read_bytes()[:4] == b"\x89PNG"  # every zoo has a regression
         assert "<td>GL-net</td>" in (report / zoo / "comparison.html").read_text()
@@ -207,7 +218,7 @@ def test_lol_models_are_fitted_compared_and_reported(test_world, tmp_path):
     assert (report / "celeba" / "extremes.png").read_bytes()[:4] == b"\x89PNG"
     extremes = json.loads((report / "celeba" / "extremes.json").read_text())
     assert extremes["model"] == "glnet" and extremes["seed"] == 0 and extremes["best"]
-    assert extremes["fit"] == "results/lol/celeba/clip_score/glnet/seed0"
+    assert extremes["fit"] == "results/lol/celeba/clip_score/glnet/fold0/seed0"
     assert not (report / "synthetic" / "extremes.png").exists() and not (report / "arc" / "extremes.png").exists()
     # the paper's figure 5 at 125M: every model timed but MLP + Dense, over the 0.5 GB budget
     scaling = pd.read_csv(report / "runtime_scaling" / "runtime_scaling.csv").set_index("kind")
@@ -217,12 +228,12 @@ def test_lol_models_are_fitted_compared_and_reported(test_world, tmp_path):
     ranks = pd.read_csv(report / "synthetic" / "ranks.csv", dtype={"trained_on": str})
     assert set(ranks["rank"]) == {2, 4} and (ranks["trained_on"] == "4").all()
     assert ranks.groupby("model").size().to_dict() == {model: 2 for model in models}
-    by_rank = pd.read_parquet(test_world / "results/lol/synthetic/by_rank/glnet/seed0/predictions.parquet")
+    by_rank = pd.read_parquet(test_world / "results/lol/synthetic/by_rank/glnet/fold0/seed0/predictions.parquet")
     trained = by_rank.loc[by_rank["split"].isin(["train", "val"]), "lora_id"]
     zoo_ranks = pd.read_parquet(test_world / "results/zoos/synthetic.parquet", columns=["lora_id", "rank"])
     assert set(zoo_ranks.set_index("lora_id").loc[trained, "rank"]) == {4}
     # the multilabel task's `positive_functional_*` became the zoo's three columns
-    signs = json.loads((test_world / "results/lol/synthetic/signs/svd/seed0/metrics.json").read_text())
+    signs = json.loads((test_world / "results/lol/synthetic/signs/svd/fold1/seed0/metrics.json").read_text())
     assert signs["settings"]["targets"] == [f"positive_functional_{k}" for k in range(3)]
     # time and memory of the finetune and evaluate jobs, one row per stage, every LoRA counted
     benchmarks = pd.read_csv(report / "celeba" / "summary" / "benchmarks.csv").set_index("stage")

@@ -1,5 +1,6 @@
-# The report: per zoo with LoL tasks, the comparison of every fit (mean ± std over seeds
-# beside a trivial baseline) and its figures, rank generalisation, cross-base transfer, the
+# The report: per zoo with LoL tasks, the comparison of every fit (95% intervals over folds ×
+# seeds beside the ridge reference, the trivial baseline and the noise ceiling), the tuned
+# settings, the learning curves and the figures, rank generalisation, cross-base transfer, the
 # speed-up over the standard evaluation, and the zoo's summary; `snakemake --report
 # report.html` gathers them with the captions of workflow/report/. Each job reads a zoo's
 # long list of fit folders from an argument file (inputs_file), so its shell line is short.
@@ -8,7 +9,8 @@ report: "../report/workflow.rst"
 
 rule compare_lol:
     input:
-        fits=bound(plan.zoo_fit_dirs, "zoo"),
+        fits=bound(plan.compared_dirs, "zoo"),
+        reliability=bound(plan.reliability_files, "zoo"),
     output:
         csv=f"{RESULTS}/report/{{zoo}}/comparison.csv",
         md=f"{RESULTS}/report/{{zoo}}/comparison.md",
@@ -19,9 +21,19 @@ rule compare_lol:
             subcategory="{zoo}",
             labels={"result": "comparison table"},
         ),
+        tuning_csv=f"{RESULTS}/report/{{zoo}}/tuning.csv",
+        tuning_md=f"{RESULTS}/report/{{zoo}}/tuning.md",
+        tuning_html=report(
+            f"{RESULTS}/report/{{zoo}}/tuning.html",
+            caption="../report/tuning.rst",
+            category="LoL models",
+            subcategory="{zoo}",
+            labels={"result": "tuned settings"},
+        ),
     params:
         fits=inputs_file("fits"),
         table=lambda wildcards, output: Path(output.csv).with_suffix(""),
+        tuning=lambda wildcards, output: Path(output.tuning_csv).with_suffix(""),
     wildcard_constraints:
         zoo=LOL_ZOO_PATTERN,
     message:
@@ -34,7 +46,41 @@ rule compare_lol:
     conda:
         LOLZOO_ENV
     shell:
-        "python -m lolzoo compare @{params.fits} --out {params.table} > {log} 2>&1"
+        """python -m lolzoo compare @{params.fits} --reliability {input.reliability} --out {params.table} \\
+            --tuning {params.tuning} > {log} 2>&1"""
+
+
+# Learning curves: every model's and the reference's cross-validated score at each share of the
+# training LoRAs (lol.learning_curve), with the trivial baseline and the noise ceiling as lines.
+rule plot_learning_curves_lol:
+    input:
+        fits=bound(plan.compared_dirs, "zoo"),
+        reliability=bound(plan.reliability_files, "zoo"),
+    output:
+        png=report(
+            f"{RESULTS}/report/{{zoo}}/learning_curves.png",
+            caption="../report/learning_curves.rst",
+            category="LoL models",
+            subcategory="{zoo}",
+            labels={"result": "learning curves"},
+        ),
+        csv=f"{RESULTS}/report/{{zoo}}/learning_curves.csv",
+    params:
+        fits=inputs_file("fits"),
+    wildcard_constraints:
+        zoo=LOL_ZOO_PATTERN,
+    message:
+        "plot the learning curves on {wildcards.zoo}"
+    log:
+        f"{RESULTS}/logs/{{zoo}}/plot_learning_curves_lol.log",
+    threads: 1
+    resources:
+        **REPORT_JOB,
+    conda:
+        LOLZOO_ENV
+    shell:
+        """python -m lolzoo plot-learning-curves @{params.fits} --reliability {input.reliability} \\
+            --out {output.png} > {log} 2>&1"""
 
 
 rule plot_lol:

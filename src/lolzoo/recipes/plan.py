@@ -198,6 +198,16 @@ def zoo_fit_dirs(config: dict, zoo: str) -> list[str]:
     return fit_dirs(config, zoo, config["lol"]["tasks"][zoo])
 
 
+def compared_dirs(config: dict, zoo: str) -> list[str]:
+    """What a zoo's comparison and learning curves read: every model's fit-cv folder and the reference's."""
+    return zoo_fit_dirs(config, zoo) + reference_dirs(config, zoo)
+
+
+def reliability_files(config: dict, zoo: str) -> list[str]:
+    """The reliability file of a zoo whose labels are measured (its noise ceiling), else none."""
+    return [f"{RESULTS}/report/{zoo}/reliability.json"] if zoo in reliability_zoos(config) else []
+
+
 def rank_tasks(config: dict, zoo: str) -> list[str]:
     """A zoo's rank-generalisation tasks: those trained on some ranks only (`train_ranks`)."""
     return [name for name, task in config["lol"]["tasks"].get(zoo, {}).items() if "train_ranks" in task]
@@ -285,7 +295,9 @@ def runtime_scaling_mem_mb(config: dict) -> int:
 def lol_report_targets(config: dict) -> list[str]:
     """Every table and figure of the LoL report the config asks for."""
     zoos, report = lol_zoos(config), f"{RESULTS}/report"
-    targets = [f"{report}/{zoo}/{name}" for zoo in zoos for name in ("comparison.html", "comparison.png", "summary")]
+    targets = [f"{report}/{zoo}/{name}" for zoo in zoos
+               for name in ("comparison.html", "tuning.html", "comparison.png", "summary")]
+    targets += [f"{report}/{zoo}/learning_curves.png" for zoo in zoos if config["lol"]["learning_curve"]]
     targets += [f"{report}/{zoo}/speedup.html" for zoo in zoos if evaluated(config, zoo)]
     targets += [f"{report}/{zoo}/predictions.png" for zoo in zoos if has_task(config, zoo, "regression")]
     targets += [f"{report}/{zoo}/labels.png" for zoo in zoos if has_task(config, zoo, "multilabel")]
