@@ -39,6 +39,7 @@ VERBS = {
     "transfer": ("lolzoo.report.transfer_cli", "fitted models tested on the LoRAs of a sibling base, beside their in-base scores"),
     "runtime-scaling": ("lolzoo.report.runtime_scaling", "LoL preprocessing and forward time per LoRA on GPT-3-shaped LoRAs (the paper's figure 5)"),
     "reliability": ("lolzoo.report.reliability_cli", "how repeatable an evaluated zoo's labels are (a sample measured twice) and the noise ceiling of R² and Kendall τ"),
+    "results-doc": ("lolzoo.report.results_doc_cli", "the results document: where it came from, the paper's claims decided from the intervals, and every zoo's report tables"),
     "speedup": ("lolzoo.report.speedup_cli", "LoL time per LoRA against the standard evaluation's (CLIP score, ARC-C), per model"),
     "summarize-zoo": ("lolzoo.report.summary_cli", "a packed zoo's summary tables: size, label distributions, time and memory per job"),
     "build-base": ("lolzoo.bases.build_cli", "build and save an untrained tiny base (tiny-sd pipeline, tiny-clip or tiny-qwen2 LM)"),

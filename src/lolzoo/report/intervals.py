@@ -212,3 +212,27 @@ def _text(interval: Interval, digits: int, signed: bool = False) -> str:
     if not interval.has_interval:
         return f"{number.format(interval.mean)} [one run, no interval]"
     return f"{number.format(interval.mean)} [{number.format(interval.low)}, {number.format(interval.high)}]"
+
+
+def paired_difference(table: pd.DataFrame, model: str, other: str, metric_higher_is_better: bool = True,
+                      confidence: float = 0.95) -> Interval:
+    """`model` against one chosen `other` (not the best): the mean and interval of their paired
+    difference on the (fold, seed) runs both have, signed so that a positive difference means
+    `model` is better. Same scores table as `paired_differences`; PairingError when either model
+    is missing or they share no run."""
+    table = _checked(table)
+    fixed_split = table["fold"].nunique() == 1
+    own = table[table["model"] == model].set_index(["fold", "seed"])
+    theirs = table[table["model"] == other].set_index(["fold", "seed"])
+    if own.empty or theirs.empty:
+        missing = [name for name, rows in ((model, own), (other, theirs)) if rows.empty]
+        raise PairingError(f"no runs of {', '.join(map(repr, missing))} to pair")
+    shared = own.index.intersection(theirs.index)
+    if len(shared) == 0:
+        raise PairingError(f"model {model!r} shares no (fold, seed) with {other!r}: {model!r} has "
+                           f"{_runs_text(own)}, {other!r} has {_runs_text(theirs)}")
+    difference = own.loc[shared, "value"] - theirs.loc[shared, "value"]
+    if not metric_higher_is_better:
+        difference = -difference
+    return metric_interval(difference, own.loc[shared, "n_train"], own.loc[shared, "n_test"], confidence,
+                           fixed_split=fixed_split)
