@@ -135,7 +135,7 @@ def report_jobs(zoo: str) -> list[tuple]:
 
 
 def after_fits(zoo: str) -> list[tuple]:
-    return [*report_jobs(zoo), job("all")]
+    return [*report_jobs(zoo), job("results_doc"), job("all")]
 
 
 def zoo_jobs(zoo: str) -> list[tuple]:
@@ -174,6 +174,7 @@ def test_world_runs_every_job_once(world):
         *(job("recipes", zoo=zoo) for zoo in WORLD["zoos"]),
         *(job("synthesize_loras", zoo=zoo, shard=shard) for zoo, shards in SHARDS.items() for shard in shards),
         *(j for zoo in WORLD["zoos"] for j in zoo_jobs(zoo)),
+        job("results_doc"),
         job("all"),
     )
     for zoo, shards in SHARDS.items():
@@ -204,6 +205,7 @@ def test_growing_one_zoo_reruns_only_that_zoo_and_only_its_new_shard(world, tmp_
         job("recipes", zoo="synthetic_b"),
         job("synthesize_loras", zoo="synthetic_b", shard="synthetic_b-00012-00015"),
         *zoo_jobs("synthetic_b"),
+        job("results_doc"),
         job("all"),
     )
 
@@ -246,5 +248,5 @@ def test_deleting_one_shard_reruns_that_shard_then_only_its_zoos_downstream(worl
     # The rewritten shard (its LoRAs and its labels, now newer than labels.csv and the pack)
     # makes exactly its zoo's downstream stale, by modification time (same bytes or not);
     # the other shard and the other zoo stay as they are
-    assert planned_jobs(workdir, "--configfile", str(config)) == jobs_of(*zoo_jobs(zoo), job("all"))
+    assert planned_jobs(workdir, "--configfile", str(config)) == jobs_of(*zoo_jobs(zoo), job("results_doc"), job("all"))
     assert outputs_of(workdir, "synthetic") == synthetic

@@ -373,3 +373,32 @@ rule summarize_zoo:
         LOLZOO_ENV
     shell:
         "python -m lolzoo summarize-zoo --zoo {input.zoo} --benchmarks @{params.benchmarks} --out {output} > {log} 2>&1"
+
+
+# The results document: the world's claims decided from the intervals, and every zoo's report
+# tables copied into one Markdown file (docs/results.md is the default world's copy). It reads
+# the fit-cv folders too: the claims' paired differences (model against MLP or baseline) are
+# recomputed from them.
+rule results_doc:
+    input:
+        tables=lambda wildcards: plan.results_doc_inputs(config),
+        fits=lambda wildcards: plan.results_doc_fits(config),
+    output:
+        plan.RESULTS_DOC,
+    params:
+        fits=lambda wildcards, input: write_arg_file(file_list(input.fits), f"{plan.JOBS}/report", "results_doc"),
+        zoos=plan.results_doc_zoos(config),
+        world=config["world"],
+        command=plan.results_doc_command(config),
+    message:
+        "write the results document"
+    log:
+        f"{RESULTS}/logs/results_doc.log",
+    threads: 1
+    resources:
+        **REPORT_JOB,
+    conda:
+        LOLZOO_ENV
+    shell:
+        """python -m lolzoo results-doc @{params.fits} --world {params.world:q} --command {params.command:q} \\
+            --zoo {params.zoos} --out {output} > {log} 2>&1"""

@@ -409,4 +409,57 @@ def all_targets(config: dict) -> list[str]:
                        if spec["type"] in PRODUCED_TYPES and bases.get(spec.get("base"), {}).get("kind") == "tiny-sd"})
     # the base's own validation loss and ARC-C accuracy, next to its LoRAs'
     targets += [f"{RESULTS}/{zoo}/base_eval.json" for zoo, spec in zoos.items() if spec["type"] in LANGUAGE_TYPES]
-    return targets + lol_report_targets(config) + reliability_targets(config)
+    return targets + lol_report_targets(config) + reliability_targets(config) + results_doc_targets(config)
+
+
+# ---- The results document: every report table of the world in one Markdown file ------------
+# (issue 18) `lolzoo results-doc` copies the tables below and decides the paper's claims from
+# them and from the fit-cv folders; docs/results.md is the default world's copy.
+
+RESULTS_DOC = f"{RESULTS}/report/results.md"
+
+
+def results_doc_tables(config: dict, zoo: str) -> list[str]:
+    """The files of a LoL zoo's report folder the document reads: the comparison (CSV for the
+    claims, Markdown to show), the tuned settings, and where the config makes them the label
+    reliability, the learning curves, the speed-up, rank generalisation and transfer."""
+    folder = f"{RESULTS}/report/{zoo}"
+    names = ["comparison.csv", "comparison.md", "tuning.md"]
+    if zoo in reliability_zoos(config):
+        names.append("reliability.md")
+    if config["lol"]["learning_curve"]:
+        names.append("learning_curves.csv")
+    if evaluated(config, zoo):
+        names.append("speedup.csv")
+    if rank_tasks(config, zoo):
+        names.append("ranks.csv")
+    if zoo in config["lol"]["transfer"]:
+        names += ["transfer.csv", "transfer.md"]
+    return [f"{folder}/{name}" for name in names]
+
+
+def results_doc_inputs(config: dict) -> list[str]:
+    """Every table the document reads, over the world's LoL zoos."""
+    return [path for zoo in lol_zoos(config) for path in results_doc_tables(config, zoo)]
+
+
+def results_doc_fits(config: dict) -> list[str]:
+    """The fit-cv folders the claims' paired differences are recomputed from: what the comparisons read."""
+    return [folder for zoo in lol_zoos(config) for folder in compared_dirs(config, zoo)]
+
+
+def results_doc_zoos(config: dict) -> list[str]:
+    """`--zoo ZOO=FOLDER` values: each LoL zoo and its report folder."""
+    return [f"{zoo}={RESULTS}/report/{zoo}" for zoo in lol_zoos(config)]
+
+
+def results_doc_command(config: dict) -> str:
+    """The command the document says produced it: the default world is the Snakefile's own config;
+    another world is named by its file, config/<world>.yaml (the shipped configs' convention)."""
+    world = config["world"]
+    return "snakemake --cores all" if world == "default" else \
+        f"snakemake --cores all --configfile config/{world}.yaml"
+
+
+def results_doc_targets(config: dict) -> list[str]:
+    return [RESULTS_DOC] if lol_zoos(config) else []
