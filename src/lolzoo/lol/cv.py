@@ -84,7 +84,7 @@ def run_cv(model_kind: str, zoo: Zoo, task: str, targets: Sequence[str], start: 
         best, best_loss, best_setting = None, np.inf, None
         for index, setting in enumerate(trials):
             began = time.perf_counter()
-            result = _fit(model_kind, zoo, task, targets, plan.selection_seed, {**setting, **fold})
+            result = fit(model_kind, zoo, task, list(targets), plan.selection_seed, {**setting, **fold})
             loss = _selection_loss(result)
             selection.append({"fold": k, "trial": index, "setting": setting, "val_loss": loss,
                               "best_epoch": result.best_epoch, "seconds": time.perf_counter() - began})
@@ -95,21 +95,17 @@ def run_cv(model_kind: str, zoo: Zoo, task: str, targets: Sequence[str], start: 
         for seed in plan.seeds:
             began = time.perf_counter()
             result = best if seed == plan.selection_seed else \
-                _fit(model_kind, zoo, task, targets, seed, {**best_setting, **fold})
+                fit(model_kind, zoo, task, list(targets), seed, {**best_setting, **fold})
             folder = write_fit(k, seed, result) if write_fit else None
             runs.append(_run_record(k, seed, 1.0, best_setting, result.sizes, result.metrics, folder,
                                     time.perf_counter() - began))
         for share in plan.train_fractions[:-1]:
             began = time.perf_counter()
-            result = _fit(model_kind, zoo, task, targets, plan.selection_seed,
+            result = fit(model_kind, zoo, task, list(targets), plan.selection_seed,
                           {**best_setting, **fold, "train_fraction": share})
             runs.append(_run_record(k, plan.selection_seed, share, best_setting, result.sizes, result.metrics,
                                     None, time.perf_counter() - began))
     return {"selection": selection, "chosen": chosen, "runs": runs}
-
-
-def _fit(model_kind, zoo, task, targets, seed, hparams) -> FitResult:
-    return fit(model_kind, zoo, task, list(targets), seed, hparams)
 
 
 def _selection_loss(result: FitResult) -> float:
