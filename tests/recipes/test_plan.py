@@ -210,9 +210,14 @@ def test_the_test_worlds_targets():
     report = {t.removeprefix("results/report/") for t in plan.lol_report_targets(config)}
     assert report == {
         *(f"{zoo}/{name}" for zoo in ("synthetic", "celeba", "arc")
-          for name in ("comparison.html", "comparison.png", "summary", "predictions.png")),
+          for name in ("comparison.html", "comparison.png", "summary", "predictions.png", "tuning.html",
+                       "learning_curves.png")),  # config/test.yaml: lol.learning_curve [0.5]
         "celeba/speedup.html", "arc/speedup.html",  # not synthetic: no job evaluated its LoRAs
         "synthetic/labels.png", "synthetic/ranks.html", "celeba/extremes.png", "celeba/transfer.html",
         "runtime_scaling"}
+    assert {"results/report/celeba/reliability.json", "results/report/arc/reliability.json",
+            plan.RESULTS_DOC} <= set(targets)
     del config["lol"]["runtime_scaling"]
     assert "results/report/runtime_scaling" not in plan.all_targets(config)
+    config["lol"]["learning_curve"] = []
+    assert not any(t.endswith("learning_curves.png") for t in plan.lol_report_targets(config))

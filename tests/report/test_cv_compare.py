@@ -181,6 +181,19 @@ def test_learning_curves_are_drawn_with_points_per_share(folders, tmp_path):
     assert len(reference) == 3
 
 
+def test_learning_curves_of_undefined_scores_are_a_note_not_an_error(tmp_path, capsys):
+    """A tiny zoo's test folds can leave R² undefined everywhere (the test world's celeba): the
+    figure says so and the rule goes on, and a group that has points is still drawn."""
+    nan = lambda f, s, x: regression(float("nan"))  # noqa: E731
+    undefined = write_cv(tmp_path / "undefined", "glnet", nan, fractions=(0.5, 1.0))
+    out = tmp_path / "curves.png"
+    assert main(["plot-learning-curves", str(undefined), "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "no model has a defined test score" in capsys.readouterr().err
+    points = pd.read_csv(tmp_path / "curves.csv")
+    assert set(points["model"]) <= {"baseline"}  # the baseline scores against the train mean still
+
+
 def test_plain_fit_folders_are_one_run_each_with_seeds_only_intervals(tmp_path):
     values = {0: 0.5, 1: 0.6, 2: 0.8}
     folders = [write_fit_folder(tmp_path / f"svd{s}", model="svd", seed=s, fold=0, folds=1,

@@ -11,7 +11,7 @@ import yaml
 from lolzoo.config import load_config
 from lolzoo.recipes import plan
 from tests.conftest import REPO
-from tests.workflow.test_snakemake import dry_run_jobs, snakemake
+from tests.workflow.runner import dry_run_jobs, snakemake
 
 TEST_WORLD = ("--configfile", str(REPO / "config/test.yaml"))
 TARGETS = ("results/report/celeba/reliability.json", "results/report/arc/reliability.json")
@@ -42,17 +42,17 @@ def test_the_reliability_targets_alone_skip_the_lol_fits(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_test_world_writes_a_reliability_table_per_zoo(tmp_path):
-    snakemake(tmp_path, *TARGETS, "--cores", "2", *TEST_WORLD)
+def test_the_test_world_writes_a_reliability_table_per_zoo(test_world):
+    """Reads the test world run once per session (tests/workflow/conftest.py)."""
     config = yaml.safe_load((REPO / "config/test.yaml").read_text())
     for zoo, measured in (("celeba", ["clip_score"]), ("arc", ["val_loss", "arc_c_accuracy", "arc_c_accuracy_norm"])):
-        report = json.loads((tmp_path / "results" / "report" / zoo / "reliability.json").read_text())
+        report = json.loads((test_world / "results" / "report" / zoo / "reliability.json").read_text())
         assert report["zoo"] == zoo and report["sample"] == config["reliability"]["min_loras"]
         assert report["seeds"] == ({"first": 42, "second": 43} if zoo == "celeba" else None)
         assert list(report["labels"]) and set(measured) <= set(report["labels"])
         for label in measured:  # tiny models: a constant label is unmeasured, with its reason
             assert report["labels"][label]["status"] in ("measured", "unmeasured")
         for name in ("csv", "md", "html"):
-            assert Path(tmp_path / "results" / "report" / zoo / f"reliability.{name}").stat().st_size > 0
-    retest = json.loads(next((tmp_path / "results" / "arc" / "retest").glob("*/arc-*.json")).read_text())
+            assert Path(test_world / "results" / "report" / zoo / f"reliability.{name}").stat().st_size > 0
+    retest = json.loads(next((test_world / "results" / "arc" / "retest").glob("*/arc-*.json")).read_text())
     assert {"val_loss_even", "val_loss_odd", "arc_c_accuracy_even", "arc_c_accuracy_odd"} <= set(retest)

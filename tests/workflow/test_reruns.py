@@ -18,7 +18,7 @@ import yaml
 
 from tests.conftest import REPO
 from tests.workflow.console import job, parse_jobs
-from tests.workflow.test_snakemake import dry_run_jobs, snakemake
+from tests.workflow.runner import dry_run_jobs, snakemake
 
 pytestmark = pytest.mark.slow  # runs Snakemake for real: minutes; `pytest -m "not slow"` skips it
 

@@ -17,7 +17,7 @@ import yaml
 from lolzoo.config import ConfigError, validate_config
 from tests.conftest import REPO
 from tests.workflow.console import parse_jobs, rules_of
-from tests.workflow.test_snakemake import snakemake
+from tests.workflow.runner import snakemake
 
 GPU_RULES = {  # a job of each, in the paper world
     "finetune_diffusion": {"zoo": "celeba", "shard": "celeba-00000-00000"},

@@ -9,7 +9,7 @@ import pytest
 from lolzoo.config import load_config
 from lolzoo.recipes import plan
 from tests.conftest import REPO
-from tests.workflow.test_snakemake import dry_run_jobs, snakemake
+from tests.workflow.runner import dry_run_jobs, snakemake
 
 TEST_WORLD = ("--configfile", str(REPO / "config/test.yaml"))
 
@@ -48,13 +48,13 @@ def test_rule_all_plans_the_results_document_once(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_test_world_writes_the_results_document(tmp_path):
-    snakemake(tmp_path, plan.RESULTS_DOC, "--cores", "2", *TEST_WORLD)
-    text = Path(tmp_path / plan.RESULTS_DOC).read_text()
+def test_the_test_world_writes_the_results_document(test_world):
+    """Reads the test world run once per session (tests/workflow/conftest.py)."""
+    text = Path(test_world / plan.RESULTS_DOC).read_text()
     assert text.startswith("# Results of the `test` world")
     assert "## The paper's claims" in text and "## celeba" in text and "## arc" in text
     for zoo in ("synthetic", "celeba", "arc"):
-        comparison = (tmp_path / "results" / "report" / zoo / "comparison.md").read_text()
+        comparison = (test_world / "results" / "report" / zoo / "comparison.md").read_text()
         assert comparison.strip() in text
     # the test world has a CLIP-score task and a validation-loss task: claims (a) and (c) are decided there
     claim_rows = [line for line in text.splitlines() if line.startswith("| (")]

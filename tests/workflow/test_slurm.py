@@ -1,6 +1,11 @@
 """The test world through profiles/slurm on a real one-node Slurm (tests/slurm/local_slurm.sh):
 every job runs as a Slurm job of its own, and a failing job is reported as failed.
 
+The Slurm run builds every zoo of the test world and one LoL fit: every rule that needs the
+"gpu" partition and every kind of job up to the packed zoos, about 50 jobs. The report rules
+after them run the same way and are covered by the local run of the whole world
+(tests/workflow/test_snakemake.py); through Slurm they would double CI's time for nothing new.
+
 Needs root (the script installs slurm-wlm and munge and runs their daemons): skipped
 without it, except in CI (CI=true), where Slurm not coming up fails the tests."""
 
@@ -20,9 +25,11 @@ pytestmark = pytest.mark.slow  # runs Snakemake for real: minutes; `pytest -m "n
 
 SCRIPT = REPO / "tests" / "slurm" / "local_slurm.sh"
 IN_CI = os.environ.get("CI") == "true"
-# Seconds before a Snakemake run is killed: the test world takes about 10 minutes on a
+# Seconds before a Snakemake run is killed: the targets below take about 10 minutes on a
 # busy 2-CPU machine; a hung status loop must not hang CI.
 TIMEOUT = 1500
+FIT = "results/lol/synthetic/norms/glnet"  # one fit_lol job: the gpu partition's LoL rule
+ZOOS = tuple(f"results/zoos/{zoo}.parquet" for zoo in yaml.safe_load((REPO / "config" / "test.yaml").read_text())["zoos"])
 # What a one-node Slurm without slurmdbd needs on top of profiles/slurm (whose partitions
 # "cpu" and "gpu" the local slurm.conf defines on its one node):
 LOCAL_SLURM = (
@@ -79,19 +86,22 @@ def slurm_states(run_id: str) -> dict[int, str]:
 
 @pytest.fixture(scope="module")
 def slurm_world(slurm, tmp_path_factory) -> tuple[Path, str]:
-    """The test world run once through Slurm, in a fresh working directory."""
+    """The test world's zoos and one fit, run once through Slurm, in a fresh working directory."""
     workdir = tmp_path_factory.mktemp("slurm_world")
-    code, out = snakemake_on_slurm(workdir, "--configfile", str(REPO / "config" / "test.yaml"))
+    code, out = snakemake_on_slurm(workdir, *ZOOS, FIT, "--configfile", str(REPO / "config" / "test.yaml"))
     assert code == 0, out[-5000:]
     return workdir, out
 
 
 def test_test_world_runs_end_to_end_on_slurm(slurm_world):
     workdir, out = slurm_world
-    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
-    for zoo in config["zoos"]:
-        assert (workdir / "results" / "zoos" / f"{zoo}.parquet").stat().st_size > 0
+    for zoo in ZOOS:
+        assert (workdir / zoo).stat().st_size > 0
+    assert (workdir / FIT / "cv.json").is_file()
     assert "steps (100%) done" in out
+    # every rule of the gpu partition ran (profiles/slurm/config.yaml sends them there)
+    ran = rules_of(parse_jobs(out))
+    assert {"finetune_diffusion", "evaluate_diffusion", "finetune_language", "evaluate_language", "fit_lol"} <= ran
 
 
 def test_every_job_ran_as_a_slurm_job_of_its_own(slurm_world):

@@ -17,54 +17,15 @@ from lolzoo.lora import read_lora
 from lolzoo.zoo import load_zoo
 from tests.conftest import REPO
 from tests.workflow.console import job, parse_jobs, rules_of, wildcard_values
+from tests.workflow.runner import dry_run_jobs, snakemake
 
 pytestmark = pytest.mark.slow  # runs Snakemake for real: minutes; `pytest -m "not slow"` skips it
-
-# Snakemake's job-stats table: a header, a rule and its job count per line, the total.
-STATS = re.compile(r"(?m)^job +count\n-+ +-+\n(?P<rows>(?:\w+ +\d+\n)+)total +(?P<total>\d+)$")
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), *args]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=1800,
-                            env={**os.environ, "PYTHONPATH": str(REPO / "src")})
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return result
-
-
-def dry_run_jobs(workdir: Path, *args: str, targets: tuple[str, ...] = ()) -> dict[str, int]:
-    """Job counts per rule, from the job-stats table of `snakemake -n` ({} when Snakemake says
-    there is nothing to be done). An output with neither fails: a changed format must not read
-    as an empty plan. Targets go first: --quiet and --configfile would take them as their own values."""
-    out = snakemake(workdir, *targets, "-n", "--quiet", "rules", *args).stdout
-    table = STATS.search(out)
-    if table is None:
-        assert "Nothing to be done" in out, f"neither a job-stats table nor 'Nothing to be done':\n{out[-3000:]}"
-        return {}
-    counts = {rule: int(count) for rule, count in (line.split() for line in table.group("rows").splitlines())}
-    assert sum(counts.values()) == int(table.group("total")), table.group(0)
-    return counts
 
 
 def test_lint_is_clean():
     result = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
-
-
-@pytest.fixture(scope="module")
-def test_world_run(tmp_path_factory) -> tuple[Path, str]:
-    """The test world run once, end to end, in a fresh working directory: the directory and
-    what Snakemake printed."""
-    workdir = tmp_path_factory.mktemp("test_world")
-    result = snakemake(workdir, "--configfile", str(REPO / "config/test.yaml"), "--cores", "2")
-    return workdir, result.stdout + result.stderr
-
-
-@pytest.fixture(scope="module")
-def test_world(test_world_run) -> Path:
-    return test_world_run[0]
 
 
 def test_the_console_is_readable(test_world_run):

@@ -29,6 +29,7 @@ CEILING = "ceiling"
 COLUMNS = ["zoo", "task", "targets", "model", "name", "metric", "train_fraction", "n_train", "mean", "low", "high",
            "runs", "scope"]
 PANEL_WIDTH, PANEL_HEIGHT, PANELS_PER_ROW = 4.2, 3.2, 3
+NO_SCORE = "no model has a defined test score here:\ntoo few test LoRAs, or a constant label"
 COLORS = ["#4878a8", "#e0a030", "#60a060", "#b05050", "#8060a8", "#3a9a9a", "#808080"]
 
 
@@ -58,6 +59,29 @@ def curve_table(scores: Scores, reliability: dict | None = None, confidence: flo
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def undefined_groups(scores: Scores, table: pd.DataFrame) -> list[str]:
+    """The groups of `scores` where no model has a defined score at any share in `table`."""
+    models = table[~table["model"].isin((CEILING, BASELINE))]
+    drawn = set(zip(models["zoo"], models["task"], models["targets"]))
+    groups = dict.fromkeys(scores.table["group"])
+    return [group.label for group in groups if (group.zoo, group.task, group.targets_label) not in drawn]
+
+
+def note_figure(title: str, lines: list[str]):
+    """A figure that says why there is no curve: every group's scores are undefined."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(PANEL_WIDTH * 1.5, PANEL_HEIGHT))
+    axis.axis("off")
+    axis.text(0.5, 0.5, NO_SCORE + "\n\n" + "\n".join(lines), ha="center", va="center", fontsize=8,
+              transform=axis.transAxes, wrap=True)
+    figure.suptitle(title, fontsize=10)
+    return figure
+
+
 def learning_curve_figure(table: pd.DataFrame, title: str):
     """A matplotlib Figure: a panel per (zoo, task, targets), a line per model over n_train."""
     import matplotlib
@@ -74,6 +98,8 @@ def learning_curve_figure(table: pd.DataFrame, title: str):
     for axis, (zoo, task, targets) in zip(axes.flat, panels):
         part = table[(table["zoo"] == zoo) & (table["task"] == task) & (table["targets"] == targets)]
         lines = [m for m in row_order(set(part["model"])) if m not in (CEILING, BASELINE)]
+        if not lines:
+            axis.text(0.5, 0.5, NO_SCORE, ha="center", va="center", fontsize=8, transform=axis.transAxes)
         for k, model in enumerate(lines):
             points = part[part["model"] == model].sort_values("n_train")
             color = COLORS[k % len(COLORS)]

@@ -6,6 +6,7 @@ Beside the figure, FIGURE.csv holds every point and interval drawn.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from lolzoo.errors import UserError
@@ -25,15 +26,21 @@ def run(args) -> int:
     from lolzoo.report.ceilings import read_reliability
     from lolzoo.report.cv_scores import read_scores
     from lolzoo.report.figure_files import save_figure
-    from lolzoo.report.learning_curves import curve_table, learning_curve_figure
+    from lolzoo.report.learning_curves import curve_table, learning_curve_figure, note_figure, undefined_groups
 
     if args.out.suffix not in (".png", ".svg", ".pdf"):
         raise UserError(f"--out {args.out}: a .png, .svg or .pdf file")
-    table = curve_table(read_scores(args.runs), read_reliability(args.reliability))
-    if table.empty:
-        raise UserError("no defined score in the folders given: there is no curve to draw")
-    zoos = ", ".join(sorted(set(table["zoo"])))
-    figure = learning_curve_figure(table, args.title or f"{zoos}: learning curves, test split")
+    scores = read_scores(args.runs)
+    table = curve_table(scores, read_reliability(args.reliability))
+    undefined = undefined_groups(scores, table)
+    for label in undefined:  # a tiny zoo's test folds can hold too few LoRAs for R²: say so, draw the rest
+        print(f"warning: {label}: no model has a defined test score at any training share", file=sys.stderr)
+    zoos = ", ".join(sorted({group.zoo for group in scores.table["group"]}))
+    title = args.title or f"{zoos}: learning curves, test split"
+    if len(undefined) < len(set(scores.table["group"])):
+        figure = learning_curve_figure(table, title)
+    else:
+        figure = note_figure(title, undefined)
     save_figure(figure, args.out, dpi=120)
     csv_path = args.out.with_suffix(".csv")
     with atomic_file(csv_path) as tmp:
