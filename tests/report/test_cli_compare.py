@@ -37,7 +37,9 @@ def test_compare_writes_the_table(runs, tmp_path):
     assert main(["compare", *map(str, runs), "--out", str(tmp_path / "table")]) == 0
     csv = pd.read_csv(tmp_path / "table.csv", dtype={"mark": str}).fillna({"mark": ""})
     regression = csv[csv["task"] == "regression"]
-    assert list(dict.fromkeys(regression["row"])) == ["svd", "dense", "baseline"]
+    # the synthetic zoo's labels are computed from its weights: exact, with no reliability file
+    assert list(dict.fromkeys(regression["row"])) == ["ceiling", "svd", "dense", "baseline"]
+    assert set(regression.loc[regression["row"] == "ceiling", "status"]) == {"exact"}
     documents = [json.loads((f / "metrics.json").read_text()) for f in runs[:2]]
     test_r2 = [d["metrics"]["test"]["r2"] for d in documents]
     sizes = documents[0]["sizes"]
@@ -60,7 +62,7 @@ def test_compare_writes_the_table(runs, tmp_path):
     assert "—" in baseline_row  # Kendall's tau of a constant prediction is undefined
 
     page = (tmp_path / "table.html").read_text()  # the report's copy: the same cells as the Markdown
-    assert page.startswith("<!DOCTYPE html>") and page.count("<tr") == 1 + 3  # header + svd, dense, baseline
+    assert page.startswith("<!DOCTYPE html>") and page.count("<tr") == 1 + 4  # header + ceiling, svd, dense, baseline
     assert f"{np.mean(test_r2):.3f} [{expected.low:.3f}, {expected.high:.3f}]" in page
     assert "<td>trivial baseline (train mean / rate / majority)</td>" in page
 

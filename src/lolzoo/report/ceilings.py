@@ -4,7 +4,9 @@ lolzoo.report.reliability).
 
 - every target a measured label: R² and Kendall τ ceilings with their intervals (several
   targets: the mean of their ceilings and of their bounds, as R² and τ are means over targets);
-- every target a data label: "exact", in every metric column of the group;
+- every target a data label: "exact", in every metric column of the group; a label no
+  evaluation measures (reliability_table.MEASURED_LABELS) is exact with or without a file, so a
+  synthetic zoo, whose labels are computed from its weights, gets "exact" too;
 - otherwise (a label unmeasured, missing from the file, no file for the zoo, a mix): none.
 """
 
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from lolzoo.report.compare import HEADLINE_METRICS, CompareError, Group
+from lolzoo.report.reliability_table import EXACT_WHY, MEASURED_LABELS
 
 MEASURED, EXACT = "measured", "exact"
 CEILING_METRICS = {"r2": "ceiling_r2", "kendall_tau": "ceiling_tau"}  # table metric -> Reliability field
@@ -59,7 +62,8 @@ def read_reliability(paths) -> dict[str, dict]:
 def group_ceilings(group: Group, reliability: dict[str, dict]) -> dict[str, Ceiling]:
     """metric -> Ceiling for the group's metrics that have one (see the module's rules)."""
     labels = reliability.get(group.zoo, {})
-    entries = [labels.get(target) for target in group.targets]
+    computed = {"status": EXACT, "why": EXACT_WHY}  # no evaluation measures it: nothing to repeat
+    entries = [labels.get(target, None if target in MEASURED_LABELS else computed) for target in group.targets]
     if not entries or any(entry is None for entry in entries):
         return {}
     statuses = {entry["status"] for entry in entries}
