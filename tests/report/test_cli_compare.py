@@ -43,7 +43,7 @@ def test_compare_writes_the_table(runs, tmp_path):
     documents = [json.loads((f / "metrics.json").read_text()) for f in runs[:2]]
     test_r2 = [d["metrics"]["test"]["r2"] for d in documents]
     sizes = documents[0]["sizes"]
-    expected = metric_interval(test_r2, sizes["train"] + sizes["val"], sizes["test"], fixed_split=True)
+    expected = metric_interval(test_r2, sizes["train"] + sizes["val"], sizes["test"], fixed_split=True, metric="r2")
     svd = regression[(regression["row"] == "svd") & (regression["metric"] == "r2")].iloc[0]
     assert svd["mean"] == pytest.approx(np.mean(test_r2)) and svd["runs"] == 2
     assert (svd["low"], svd["high"]) == (pytest.approx(expected.low), pytest.approx(expected.high))

@@ -113,7 +113,7 @@ def test_the_reference_row_is_there_and_paired_with_every_seed(table):
 def test_the_trivial_baseline_is_scored_per_fold_from_the_predictions(table):
     baseline = cell(table["csv"], "baseline", "mse")
     squares = [(f + 1) ** 2 for f in range(FOLDS)]  # test labels 1 ± (fold + 1) against the train mean 1
-    expected = metric_interval(squares, 3, 2)  # 2 train + 1 val LoRAs, 2 test LoRAs per fold
+    expected = metric_interval(squares, 3, 2, metric="mse")  # 2 train + 1 val LoRAs, 2 test LoRAs per fold
     assert baseline["mean"] == pytest.approx(11.0) and baseline["runs"] == FOLDS
     assert (baseline["low"], baseline["high"]) == (pytest.approx(expected.low), pytest.approx(expected.high))
     assert cell(table["csv"], "baseline", "r2")["mean"] == pytest.approx(0.0)

@@ -231,3 +231,14 @@ def test_table_rows_text_and_marks():
     assert (rows[3]["metric"], rows[3]["mark"]) == ("0.61 [one run, no interval]", "?")
     assert set(row["mark"] for row in rows) <= set(intervals.MARKS)
     assert intervals.table_rows(comparisons, digits=3)[0]["metric"] == "0.634 [0.551, 0.712]"
+
+
+def test_bounds_are_cut_at_the_metrics_range_and_the_mean_is_not():
+    values = [0.1, 0.9, 0.5]  # three runs spread wide: the t interval reaches past [0, 1]
+    raw = intervals.metric_interval(values, 80, 20)
+    assert raw.low < 0 and raw.high > 1
+    accuracy = intervals.metric_interval(values, 80, 20, metric="accuracy")
+    assert (accuracy.low, accuracy.high, accuracy.mean) == (0.0, 1.0, raw.mean)
+    r2 = intervals.metric_interval(values, 80, 20, metric="r2")
+    assert r2.low == raw.low and r2.high == 1.0  # R² has no floor
+    assert intervals.metric_interval(values, 80, 20, metric="something else") == raw

@@ -60,7 +60,7 @@ def _column_rows(group, metric, column: pd.DataFrame, confidence: float) -> list
                "scope": SEEDS_ONLY if fixed_split else FOLDS_X_SEEDS, "mark": "", "status": ""}
         if len(own):
             interval = metric_interval(own["value"], own["n_train"], own["n_test"], confidence,
-                                       fixed_split=fixed_split)
+                                       fixed_split=fixed_split, metric=metric)
             row.update(mean=interval.mean, low=interval.low, high=interval.high)
         else:
             row.update(mean=math.nan, low=math.nan, high=math.nan, mark="")
@@ -149,7 +149,8 @@ def legend(long: pd.DataFrame, split: str = "test", confidence: float = 0.95) ->
         "Folds × seeds intervals are t intervals with the Nadeau-Bengio corrected variance, since folds share "
         "most of their training LoRAs; a fixed split (one fold) gives a plain t interval over seeds, which covers "
         "seed variation only, not which LoRAs were tested"
-        + (f" (here: {'; '.join(fixed)})." if fixed else "."),
+        + (f" (here: {'; '.join(fixed)})." if fixed else ".")
+        + " Bounds are cut at the metric's range (accuracy and AUROC in [0, 1], R² at most 1, τ in [-1, 1]).",
         f"Marks, from paired differences to the best row of the column on the same folds and seeds: {marks}. "
         "The CSV beside this table has every mean, bound, difference and run count.",
         f"{REFERENCE_NAME}: a ridge regression (logistic for classes) on each module's log Frobenius norm and top "

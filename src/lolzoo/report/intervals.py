@@ -65,8 +65,14 @@ class Interval:
         return self.has_interval and (self.low > 0 or self.high < 0)
 
 
+# The range each headline metric can take: a t interval of few runs can reach past it (an
+# accuracy interval of [-0.4, 1.3]); its bounds are cut there, the mean never is.
+METRIC_RANGES = {"mse": (0.0, math.inf), "loss": (0.0, math.inf), "r2": (-math.inf, 1.0),
+                 "kendall_tau": (-1.0, 1.0), "accuracy": (0.0, 1.0), "auroc": (0.0, 1.0)}
+
+
 def metric_interval(values, n_train, n_test, confidence: float = 0.95, *,
-                    fixed_split: bool = False) -> Interval:
+                    fixed_split: bool = False, metric: str | None = None) -> Interval:
     """The mean of J fold × seed scores and its t interval with J − 1 degrees of freedom.
 
     The variance of the mean is the Nadeau–Bengio corrected resampled variance
@@ -84,7 +90,8 @@ def metric_interval(values, n_train, n_test, confidence: float = 0.95, *,
     seed variation, not which LoRAs happened to land in the test set. The correction models
     resampled training sets, which a fixed split does not have.
 
-    J = 1 gives the value with NaN bounds (`has_interval` is False).
+    J = 1 gives the value with NaN bounds (`has_interval` is False). `metric` (a key of
+    METRIC_RANGES) cuts the bounds at the range that metric can take.
     """
     if not 0 < confidence < 1:
         raise IntervalError(f"confidence is between 0 and 1, got {confidence!r}")
@@ -102,7 +109,8 @@ def metric_interval(values, n_train, n_test, confidence: float = 0.95, *,
     factor = 1.0 / runs + (0.0 if fixed_split else ratio)
     std_error = math.sqrt(float(values.var(ddof=1)) * factor)
     half = float(stats.t.ppf(0.5 + confidence / 2, runs - 1)) * std_error
-    return Interval(mean, mean - half, mean + half, std_error, runs, confidence, scope)
+    floor, ceiling = METRIC_RANGES.get(metric, (-math.inf, math.inf))
+    return Interval(mean, max(mean - half, floor), min(mean + half, ceiling), std_error, runs, confidence, scope)
 
 
 def _size_ratio(n_train, n_test) -> float:

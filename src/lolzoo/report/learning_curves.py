@@ -45,7 +45,8 @@ def curve_table(scores: Scores, reliability: dict | None = None, confidence: flo
         where = {"zoo": group.zoo, "task": group.task, "targets": group.targets_label, "metric": metric}
         for (model, fraction), runs in part.groupby(["model", "train_fraction"], sort=True):
             fixed = runs["fold"].nunique() == 1
-            interval = metric_interval(runs["value"], runs["n_train"], runs["n_test"], confidence, fixed_split=fixed)
+            interval = metric_interval(runs["value"], runs["n_train"], runs["n_test"], confidence, fixed_split=fixed,
+                                       metric=metric)
             rows.append({**where, "model": model, "name": display_name(model), "train_fraction": float(fraction),
                          "n_train": float(runs["n_train"].mean()), "mean": interval.mean, "low": interval.low,
                          "high": interval.high, "runs": interval.runs, "scope": SEEDS_ONLY if fixed else FOLDS_X_SEEDS})
