@@ -13,7 +13,9 @@ import pytest
 import torch
 import yaml
 
+from lolzoo.config import load_config
 from lolzoo.lora import read_lora
+from lolzoo.recipes import plan
 from lolzoo.zoo import load_zoo
 from tests.conftest import REPO
 from tests.workflow.console import job, parse_jobs, rules_of, wildcard_values
@@ -39,7 +41,9 @@ def test_the_console_is_readable(test_world_run):
     total = int(progress[-1].split()[2])
     assert progress[-1] == f"{total} of {total} steps (100%) done" and len(progress) == total
     jobs = parse_jobs(out)  # every job announced, by a message that names it
-    assert sum(jobs.values()) == total and rules_of(jobs)["fit_lol"] == 25
+    config = load_config(REPO / "config/test.yaml", REPO)
+    fits = sum(len(plan.compared_dirs(config, zoo)) for zoo in config["lol"]["tasks"])  # one job per model and task
+    assert sum(jobs.values()) == total and rules_of(jobs)["fit_lol"] == fits == 30
     assert "--job @results/jobs/celeba/finetune/celeba-00000-00002-" in out and "Reason:" not in out
 
 
@@ -123,11 +127,12 @@ def test_diffusion_zoos_are_finetuned_evaluated_and_packed(test_world, zoo, labe
 def test_language_zoo_is_finetuned_evaluated_and_packed_next_to_its_base(test_world):
     results = test_world / "results"
     packed = load_zoo(results / "zoos" / "arc.parquet")
-    assert list(packed.lora_ids) == [f"arc-{i:05d}" for i in range(6)]
+    count = yaml.safe_load((REPO / "config/test.yaml").read_text())["zoos"]["arc"]["count"]
+    assert list(packed.lora_ids) == [f"arc-{i:05d}" for i in range(count)]
     assert {m.name.rsplit(".", 1)[-1] for m in packed.modules} == {"k_proj", "v_proj"} and (packed.ranks == 4).all()
     # config/test.yaml trains DoRA: every module's magnitude vector is packed; all start at the base's
     # row norms, so differences between LoRAs show that training moved them
-    assert packed.info.dora and [tuple(m.shape) for m in packed.magnitudes] == [(6, s.n) for s in packed.modules]
+    assert packed.info.dora and [tuple(m.shape) for m in packed.magnitudes] == [(count, s.n) for s in packed.modules]
     assert all(m.std(dim=0).max() > 0 for m in packed.magnitudes)
     table = packed.table
     sources = ["MCAS", "NYSEDREGENTS", "TIMSS", "ACTAAP", "NCEOGA", "MDSA", "VASoL", "AKDE&ED", "CSZ", "MEA",
