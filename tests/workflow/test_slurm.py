@@ -100,7 +100,7 @@ def test_test_world_runs_end_to_end_on_slurm(slurm_world):
     assert (workdir / FIT / "cv.json").is_file()
     assert "steps (100%) done" in out
     # every rule of the gpu partition ran (profiles/slurm/config.yaml sends them there)
-    ran = rules_of(parse_jobs(out))
+    ran = set(rules_of(parse_jobs(out)))
     assert {"finetune_diffusion", "evaluate_diffusion", "finetune_language", "evaluate_language", "fit_lol"} <= ran
 
 
