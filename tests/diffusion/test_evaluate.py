@@ -177,3 +177,63 @@ def test_missing_data_or_lora_folder_is_one_line_naming_the_lora(bases, loras, d
     assert evaluate(bases, tmp_path / "no_loras", data, tmp_path / "x", job=as_arg(shard_job(recipe()))) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "no LoRA folder for celeba-00003" in err and not (tmp_path / "x").exists()
+
+
+def test_more_images_per_prompt_add_images_from_other_seeds(bases, loras):
+    """Image 0 of each prompt is the one-image evaluation's; image 1 comes from seed + 1000, and
+    the re-measurement's seeds (seed + 1) share none of them."""
+    import dataclasses
+
+    from lolzoo.bases.tiny_sd import load_tiny_sd
+    from lolzoo.bases.loading import load_clip_scorer
+    from lolzoo.diffusion.evaluate import clip_scores, generate, load_shard
+    from lolzoo.diffusion.job import evaluation_settings
+
+    pipeline = load_tiny_sd(bases[0])
+    shard = load_shard(pipeline, [read_lora(loras / i) for i in SUBJECTS], list(SUBJECTS))
+    one = evaluation_settings(SHARD)
+    two = dataclasses.replace(one, images_per_prompt=2)
+    single, double = generate(pipeline, shard, one), generate(pipeline, shard, two)
+    prompts = len(one.prompts)
+    assert double.shape == (3, 2 * prompts, 3, 32, 32)
+    torch.testing.assert_close(double[:, :prompts], single, rtol=1e-4, atol=1e-5)
+    assert (double[:, prompts:] - single).abs().amax() > 0.05
+    assert not set(two.image_seeds()) & set(dataclasses.replace(two, seed=two.seed + 1).image_seeds())
+    clip = load_clip_scorer(bases[1])
+    halves = [clip_scores(clip, double[:, :prompts], one.prompts), clip_scores(clip, double[:, prompts:], one.prompts)]
+    assert clip_scores(clip, double, one.prompts) == pytest.approx([(a + b) / 2 for a, b in zip(*halves)], rel=1e-5)
+
+
+@pytest.mark.parametrize("sampler, scheduler", [("dpm-solver", "DPMSolverMultistepScheduler"),
+                                                ("euler", "EulerDiscreteScheduler"), ("ddim", "DDIMScheduler")])
+def test_a_sampler_keeps_the_base_noise_schedule(bases, sampler, scheduler):
+    from lolzoo.bases.tiny_sd import load_tiny_sd
+    from lolzoo.diffusion.evaluate import use_sampler
+
+    pipeline = load_tiny_sd(bases[0])
+    own = pipeline.scheduler
+    use_sampler(pipeline, sampler)
+    assert type(pipeline.scheduler).__name__ == scheduler
+    torch.testing.assert_close(pipeline.scheduler.betas, own.betas)
+    use_sampler(pipeline, "base")  # the base's own: nothing changes
+    assert type(pipeline.scheduler).__name__ == scheduler
+
+
+def test_the_evaluation_samples_with_the_configured_sampler(bases, loras, data, labelled, tmp_path):
+    """dpm-solver at 5 steps labels the shard from other images than the base's sampler does."""
+    job = dict(SHARD, zoo={**SHARD["zoo"], "evaluation": {**EVALUATION, "sampler": "dpm-solver", "steps": 5}})
+    assert evaluate(bases, loras, data, tmp_path / "fast", job=json.dumps(job)) == 0
+    fast = [json.loads((tmp_path / "fast" / f"{i}.json").read_text())["clip_score"] for i in SUBJECTS]
+    own = [json.loads((labelled / "labels" / f"{i}.json").read_text())["clip_score"] for i in SUBJECTS]
+    assert all(0 <= v <= 100 for v in fast)
+    assert all(a != b for a, b in zip(fast, own))  # the test bases' images are near-constant: scores move little
+
+
+@pytest.mark.parametrize("evaluation, message", [({"sampler": "plms"}, "sampler 'plms' is not a sampler"),
+                                                 ({"images_per_prompt": 0}, "images_per_prompt = 0 must be at least 1")])
+def test_bad_evaluation_settings_name_the_key(evaluation, message):
+    from lolzoo.diffusion.job import JobError, evaluation_settings
+
+    job = dict(SHARD, zoo={**SHARD["zoo"], "evaluation": {**EVALUATION, **evaluation}})
+    with pytest.raises(JobError, match=message):
+        evaluation_settings(job)

@@ -1,9 +1,11 @@
-"""Evaluate a shard of LoRAs: put them all on the base at once, sample one image per prompt and
-LoRA in large batches, CLIP-score each LoRA's samples.
+"""Evaluate a shard of LoRAs: put them all on the base at once, sample `images_per_prompt`
+images per prompt and LoRA (the paper: one) in large batches, CLIP-score each LoRA's samples.
 
-The CLIP score is the paper's: the mean over prompts of max(100 · cos(image, prompt), 0),
-with one fixed seed so that every LoRA of a zoo starts from the same noise per prompt (so a
-LoRA gets the same images, up to float rounding, whatever shard it is evaluated in).
+The CLIP score is the paper's: the mean over images of max(100 · cos(image, prompt), 0),
+with fixed seeds so that every LoRA of a zoo starts from the same noise per prompt and image
+(so a LoRA gets the same images, up to float rounding, whatever shard it is evaluated in).
+`sampler` picks the scheduler that samples (the base's own, or DDIM, DPM-Solver++ or Euler on
+the base's noise schedule): a few-step solver measures the same label for less time.
 The LoRAs are stacked in batched_lora's layers; each sample of a pipeline batch (and its
 classifier-free-guidance twin) is routed to its LoRA. Before sampling we check that each LoRA
 fits the base (module paths and shapes) and that, once loaded, it really changes the UNet's
@@ -121,27 +123,45 @@ def load_lora_into(pipeline, lora_dir: str | Path, lora: Lora) -> None:
         raise LoraMismatchError(f"{lora_dir}: loading the LoRA leaves the UNet's output unchanged (B is zero?)")
 
 
+# evaluation.sampler -> the diffusers scheduler class sampling with the base's noise schedule
+SAMPLER_CLASSES = {"ddim": "DDIMScheduler", "dpm-solver": "DPMSolverMultistepScheduler",
+                   "euler": "EulerDiscreteScheduler"}
+
+
+def use_sampler(pipeline, sampler: str) -> None:
+    """Sample with `sampler` ("base": the pipeline's own scheduler), built from the pipeline's
+    scheduler config so that the noise schedule stays the base's."""
+    if sampler == "base":
+        return
+    import diffusers
+
+    if sampler not in SAMPLER_CLASSES:
+        raise LolzooError(f"sampler {sampler!r} is not known (known: base, {', '.join(SAMPLER_CLASSES)})")
+    pipeline.scheduler = getattr(diffusers, SAMPLER_CLASSES[sampler]).from_config(pipeline.scheduler.config)
+
+
 @torch.no_grad()
 def generate(pipeline, shard: BatchedLora, settings: EvaluationSettings, show_progress: bool = False,
              images_per_batch: int = IMAGES_PER_BATCH) -> torch.Tensor:
-    """(K, len(prompts), 3, H, W) in [0, 1]: per LoRA one image per prompt, each from the prompt's seeded noise."""
+    """(K, images_per_prompt × len(prompts), 3, H, W) in [0, 1]: per LoRA, image j of every prompt
+    (in prompt order), j = 0, 1, ...; each image from its prompt's seeded noise (settings.image_seeds)."""
     device = pipeline.unet.device
     pipeline.set_progress_bar_config(disable=not show_progress, leave=False)
     prompts = list(settings.prompts)
-    items = [(k, prompt) for k in range(len(shard)) for prompt in prompts]
+    items = [(k, prompt, seed) for k in range(len(shard)) for seed in settings.image_seeds() for prompt in prompts]
     chunks = []
     try:
         for start in range(0, len(items), images_per_batch):
             chunk = items[start:start + images_per_batch]
-            shard.router.index = torch.tensor([k for k, _ in chunk], device=device)
-            generators = [torch.Generator(device).manual_seed(settings.seed) for _ in chunk]
-            output = pipeline([prompt for _, prompt in chunk], num_inference_steps=settings.steps,
+            shard.router.index = torch.tensor([k for k, _, _ in chunk], device=device)
+            generators = [torch.Generator(device).manual_seed(seed) for _, _, seed in chunk]
+            output = pipeline([prompt for _, prompt, _ in chunk], num_inference_steps=settings.steps,
                               guidance_scale=settings.guidance_scale, generator=generators, output_type="pt")
             chunks.append(output.images.float().cpu().clamp(0, 1))
     finally:
         shard.router.index = None
     images = torch.cat(chunks)
-    return images.reshape(len(shard), len(prompts), *images.shape[1:])
+    return images.reshape(len(shard), len(items) // len(shard), *images.shape[1:])
 
 
 class _NoLoras:
@@ -160,9 +180,12 @@ def generate_base(pipeline, settings: EvaluationSettings, show_progress: bool = 
 
 
 def clip_scores(clip, images: torch.Tensor, prompts, images_per_batch: int = IMAGES_PER_BATCH) -> list[float]:
-    """Per LoRA (images is (K, P, 3, H, W)): the mean over prompts of max(100 · cos(image, prompt), 0)."""
+    """Per LoRA (images is (K, I × P, 3, H, W), as `generate` makes them): the mean over its
+    images of max(100 · cos(image, prompt), 0)."""
     count, per_lora = images.shape[:2]
-    flat, texts = images.flatten(0, 1), list(prompts) * count
+    if per_lora % len(prompts):
+        raise ValueError(f"{per_lora} images per LoRA is not a whole number of images per each of {len(prompts)} prompts")
+    flat, texts = images.flatten(0, 1), list(prompts) * (count * per_lora // len(prompts))
     scores = torch.cat([clip.clip_score(flat[start:start + images_per_batch], texts[start:start + images_per_batch])
                         for start in range(0, len(flat), images_per_batch)])
     return [float(row.mean()) for row in scores.reshape(count, per_lora)]

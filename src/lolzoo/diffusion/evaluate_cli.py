@@ -9,7 +9,7 @@ shard succeeded, with one flat JSON object of scalars per LoRA:
     <out>/<lora_id>.json      {"clip_score": ..., **the data folder's LoRA-level labels}
 
 --samples gets, for the first N LoRAs of the shard (--samples-for, default 4), each LoRA's
-images as one grid PNG in prompt order, <samples>/<lora_id>.png, and prompts.json.
+first image of every prompt as one grid PNG in prompt order, <samples>/<lora_id>.png, and prompts.json.
 
 --seed replaces the job's evaluation seed (zoo.evaluation.seed): the same LoRAs, prompts and
 settings under other sampling noise, as the reliability re-measurement evaluates a sample.
@@ -74,13 +74,14 @@ def run(args) -> int:
             raise LolzooError(f"{folder}: no such folder")
 
     from lolzoo.bases.loading import load_clip_scorer, load_sd_pipeline
-    from lolzoo.diffusion.evaluate import clip_scores, generate, image_grid, load_shard
+    from lolzoo.diffusion.evaluate import clip_scores, generate, image_grid, load_shard, use_sampler
     from lolzoo.runtime import pick_device, progress_enabled, quiet_library_progress
     from lolzoo.io import atomic_dir, atomic_write_json
 
     quiet_library_progress()
     pipeline = load_sd_pipeline(args.base).to(pick_device())  # tiny or SD 1.x, by the folder's base.json
     clip = load_clip_scorer(args.clip)  # tiny CLIP or open_clip ViT-B-16; scores on the CPU
+    use_sampler(pipeline, settings.sampler)
     shard = load_shard(pipeline, loras, names)
     images = generate(pipeline, shard, settings, show_progress=progress_enabled())
     scores = clip_scores(clip, images, settings.prompts)
@@ -90,8 +91,8 @@ def run(args) -> int:
     if args.samples and args.samples_for:
         with atomic_dir(args.samples, overwrite=True) as staging:
             for name, lora_images in list(zip(names, images))[:args.samples_for]:
-                image_grid(lora_images).save(staging / f"{name}.png")
+                image_grid(lora_images[:len(settings.prompts)]).save(staging / f"{name}.png")
             atomic_write_json(staging / "prompts.json", list(settings.prompts))
     print(f"{len(names)} LoRAs: CLIP score {min(scores):.2f} to {max(scores):.2f} over {len(settings.prompts)} "
-          f"prompts ({time.perf_counter() - started:.1f} s), wrote {args.out}")
+          f"prompts × {settings.images_per_prompt} image(s) ({time.perf_counter() - started:.1f} s), wrote {args.out}")
     return 0

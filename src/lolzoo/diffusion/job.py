@@ -49,12 +49,25 @@ class PriorPreservation:
         return self.prior_loss_weight > 0
 
 
+SAMPLERS = ("base", "ddim", "dpm-solver", "euler")  # lolzoo.diffusion.evaluate.use_sampler
+
+
 @dataclass(frozen=True)
 class EvaluationSettings:
     prompts: tuple[str, ...]
     steps: int
     seed: int
     guidance_scale: float
+    # images per prompt: image j of every prompt starts from seed + j * IMAGE_SEED_STRIDE, so the
+    # re-measurement under seed + 1 draws none of the same noise
+    images_per_prompt: int = 1
+    sampler: str = "base"  # the base pipeline's own scheduler, or one of SAMPLERS on its schedule
+
+    def image_seeds(self) -> list[int]:
+        return [self.seed + j * IMAGE_SEED_STRIDE for j in range(self.images_per_prompt)]
+
+
+IMAGE_SEED_STRIDE = 1000
 
 
 def parse_job(text: str, needs_recipes: bool = True) -> dict:
@@ -93,7 +106,16 @@ def evaluation_settings(job: dict) -> EvaluationSettings:
         steps=get_value(evaluation, "steps", "zoo.evaluation", int, default=20, minimum=1),
         seed=get_value(evaluation, "seed", "zoo.evaluation", int, default=42),
         guidance_scale=get_value(evaluation, "guidance_scale", "zoo.evaluation", float, default=7.5),
+        images_per_prompt=get_value(evaluation, "images_per_prompt", "zoo.evaluation", int, default=1, minimum=1,
+                                    maximum=IMAGE_SEED_STRIDE - 1),
+        sampler=_sampler(evaluation.get("sampler", "base")),
     )
+
+
+def _sampler(name) -> str:
+    if name not in SAMPLERS:
+        raise JobError(f"zoo.evaluation.sampler {name!r} is not a sampler (known: {', '.join(SAMPLERS)})")
+    return name
 
 
 PRIOR_KEYS = ("class_prompt", "num_class_images", "prior_loss_weight", "class_seed", "steps", "guidance_scale")

@@ -42,7 +42,7 @@ def run(args) -> int:
         raise UserError(f"--prompts {args.prompts}: must be at least 1")
     settings = evaluation_settings(parse_job(args.job, needs_recipes=False))
     # each prompt's noise is seeded alone, so the first N prompts keep the images they were scored on
-    settings = dataclasses.replace(settings, prompts=settings.prompts[:args.prompts])
+    settings = dataclasses.replace(settings, prompts=settings.prompts[:args.prompts], images_per_prompt=1)
     fit = read_clip_fit(args.fit)
     picks = pick_extremes(fit.predictions, args.count)
     folders = find_lora_dirs([pick.lora_id for pick in picks], args.loras)
@@ -50,7 +50,7 @@ def run(args) -> int:
         raise UserError(f"--base {args.base}: no such folder")
 
     from lolzoo.bases.loading import load_sd_pipeline
-    from lolzoo.diffusion.evaluate import generate, generate_base, load_shard
+    from lolzoo.diffusion.evaluate import generate, generate_base, load_shard, use_sampler
     from lolzoo.io import atomic_write_json
     from lolzoo.lora import read_lora
     from lolzoo.report.extremes_figure import extremes_figure
@@ -59,6 +59,7 @@ def run(args) -> int:
 
     quiet_library_progress()
     pipeline = load_sd_pipeline(args.base).to(pick_device())
+    use_sampler(pipeline, settings.sampler)  # the images the labels were measured on
     base_images = generate_base(pipeline, settings, show_progress=progress_enabled())
     names = [pick.lora_id for pick in picks]
     shard = load_shard(pipeline, [read_lora(folders[name]) for name in names], names)
