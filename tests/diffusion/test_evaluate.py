@@ -154,7 +154,7 @@ def test_lora_that_changes_nothing_is_refused_and_nothing_is_written(bases, lora
 
 @pytest.mark.parametrize("job, message", [
     ("[1, 2]", "JSON object"),
-    (json.dumps({**SHARD, "zoo": {"type": "dreambooth-subject"}}), "zoo.evaluation"),
+    (json.dumps({**SHARD, "zoo": {"type": "dreambooth-subject", "evaluation": "fast"}}), "zoo.evaluation must be"),
     (json.dumps({**SHARD, "zoo": {"type": "dreambooth-classes", "evaluation": {"prompts": []}}}), "prompts"),
     (json.dumps({**SHARD, "zoo": {"type": "dreambooth-classes", "evaluation": {**EVALUATION, "steps": "many"}}}),
      "steps"),
@@ -237,3 +237,22 @@ def test_bad_evaluation_settings_name_the_key(evaluation, message):
     job = dict(SHARD, zoo={**SHARD["zoo"], "evaluation": {**EVALUATION, **evaluation}})
     with pytest.raises(JobError, match=message):
         evaluation_settings(job)
+
+
+def test_a_zoo_without_evaluation_is_labelled_by_its_data(loras, data, tmp_path, capsys):
+    """No base, no CLIP, no sampling: each label file is the LoRA's finetuning-data labels."""
+    job = json.dumps({**SHARD, "zoo": {"type": "dreambooth-subject"}})
+    argv = ["evaluate-diffusion", "--job", job, "--loras", str(loras), "--data", str(data), "--out", str(tmp_path / "x")]
+    assert main(argv) == 0
+    for lora_id in SUBJECTS:
+        labels = json.loads((tmp_path / "x" / f"{lora_id}.json").read_text())
+        assert labels == json.loads((data / lora_id / "metadata.json").read_text())["labels"]
+    assert main([*argv[:-1], str(tmp_path / "y"), "--seed", "43"]) == 2  # a re-measurement needs an evaluation
+    assert "need an evaluation" in capsys.readouterr().err and not (tmp_path / "y").exists()
+
+
+def test_an_evaluation_needs_the_base_and_clip(loras, data, tmp_path, capsys):
+    argv = ["evaluate-diffusion", "--job", as_arg(SHARD), "--loras", str(loras), "--data", str(data),
+            "--out", str(tmp_path / "x")]
+    assert main(argv) == 2
+    assert "--base and --clip are needed" in capsys.readouterr().err and not (tmp_path / "x").exists()

@@ -221,3 +221,23 @@ def test_the_test_worlds_targets():
     assert "results/report/runtime_scaling" not in plan.all_targets(config)
     config["lol"]["learning_curve"] = []
     assert not any(t.endswith("learning_curves.png") for t in plan.lol_report_targets(config))
+
+
+def test_a_diffusion_zoo_without_evaluation_is_labelled_by_its_data_and_not_measured():
+    """No evaluation: no CLIP score, so no speed-up, no re-measurement and no reliability table;
+    its labelling jobs still run (and their benchmarks count), its data tasks are fitted."""
+    config = world()
+    del config["zoos"]["celeba"]["evaluation"]
+    config["lol"]["tasks"]["celeba"] = {"attributes": {"kind": "multilabel", "targets": ["Male", "Smiling"]}}
+    from lolzoo.config import validate_config
+
+    validate_config(config, base_dir=REPO)
+    assert plan.evaluated(config, "celeba") and not plan.measured(config, "celeba")
+    assert plan.measured(config, "arc") and plan.measured(config, "imagenette")
+    assert "celeba" not in plan.reliability_zoos(config)
+    targets = plan.all_targets(config)
+    assert "results/report/celeba/speedup.html" not in targets
+    assert "results/report/celeba/reliability.json" not in targets
+    assert "results/report/celeba/comparison.html" in targets
+    assert "results/report/celeba/speedup.csv" not in plan.results_doc_inputs(config)
+    assert plan.job_benchmarks(config, "celeba", ["evaluate"])  # the data-labelling jobs' benchmarks

@@ -54,6 +54,10 @@ def zoos_of(*types):
 
 
 LOL_ZOO_PATTERN = pattern(LOL_ZOOS)  # the report rules match only zoos with tasks
+# diffusion zoos with an evaluation (sampled and CLIP-scored) and those labelled by their data alone
+_DIFFUSION_ZOOS = [zoo for zoo, spec in config["zoos"].items() if spec["type"] in DIFFUSION_TYPES]
+MEASURED_DIFFUSION_PATTERN = pattern([zoo for zoo in _DIFFUSION_ZOOS if plan.measured(config, zoo)])
+DATA_LABELLED_DIFFUSION_PATTERN = pattern([zoo for zoo in _DIFFUSION_ZOOS if not plan.measured(config, zoo)])
 EXTREMES_ZOO_PATTERN = pattern([zoo for zoo in LOL_ZOOS if plan.extremes_fit(config, zoo)])
 
 

@@ -41,7 +41,7 @@ rule evaluate_diffusion:
         job=shard_job_file("evaluate", "evaluation"),
         samples_per_shard=2,
     wildcard_constraints:
-        zoo=zoos_of(*DIFFUSION_TYPES),
+        zoo=MEASURED_DIFFUSION_PATTERN,
     message:
         "evaluate diffusion LoRAs {wildcards.shard}"
     log:
@@ -58,3 +58,31 @@ rule evaluate_diffusion:
             --base {input.base} --clip {input.clip} --loras {input.loras} --data {input.data} \\
             --out {output.labels} --samples {output.samples} --samples-for {params.samples_per_shard} \\
             > {log} 2>&1"""
+
+
+# A diffusion zoo without `evaluation` (its tasks are data labels, as the rank zoo's attributes):
+# each LoRA's labels are its finetuning data's, no image is sampled.
+rule label_diffusion_data:
+    input:
+        loras=f"{RESULTS}/{{zoo}}/loras/{{shard}}",
+        data=data_shard_dir,
+    output:
+        labels=directory(f"{RESULTS}/{{zoo}}/labels/{{shard}}"),
+    params:
+        job=shard_job_file("evaluate", "evaluation"),
+    wildcard_constraints:
+        zoo=DATA_LABELLED_DIFFUSION_PATTERN,
+    message:
+        "label diffusion LoRAs {wildcards.shard} by their data"
+    log:
+        f"{RESULTS}/logs/{{zoo}}/evaluate/{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{zoo}}/evaluate/{{shard}}.tsv"
+    threads: 1
+    resources:
+        **SMALL_JOB,
+    conda:
+        LOLZOO_ENV
+    shell:
+        """python -m lolzoo evaluate-diffusion --job @{params.job} --loras {input.loras} --data {input.data} \
+            --out {output.labels} > {log} 2>&1"""

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 from lolzoo.config.errors import ConfigError
-from lolzoo.config.kinds import ARC_DATA_KINDS, LANGUAGE_TYPES, PRETRAINED_BY_THE_WORKFLOW
+from lolzoo.config.kinds import ARC_DATA_KINDS, DIFFUSION_TYPES, LANGUAGE_TYPES, PRETRAINED_BY_THE_WORKFLOW
 
 
 def check_semantics(config: dict, base_dir: Path) -> None:
@@ -32,6 +32,8 @@ def check_semantics(config: dict, base_dir: Path) -> None:
         if zoo.get("data_shard_size", zoo["shard_size"]) % zoo["shard_size"]:
             raise ConfigError(f"config key '{where}.data_shard_size': {zoo['data_shard_size']} is not a multiple "
                               f"of shard_size {zoo['shard_size']} (a training shard reads one data folder)")
+        if zoo["type"] in DIFFUSION_TYPES:
+            _check_evaluation(config, zoo_name, zoo)
         if zoo["type"] == "dreambooth-subject":
             source = config["data"][zoo["data"]]
             identities = source.get("identities")
@@ -44,6 +46,21 @@ def check_semantics(config: dict, base_dir: Path) -> None:
     if not math.isclose(split["train"] + split["val"] + split["test"], 1.0, abs_tol=1e-9):
         raise ConfigError(f"config key 'lol.split': train + val + test must be 1, got "
                           f"{split['train']} + {split['val']} + {split['test']}")
+
+
+def _check_evaluation(config: dict, zoo_name: str, zoo: dict) -> None:
+    """An evaluated diffusion zoo names the CLIP that scores it; one without evaluation has no
+    CLIP score for a task to target."""
+    where = f"zoos.{zoo_name}"
+    if "evaluation" in zoo:
+        if "clip" not in zoo:
+            raise ConfigError(f"config key '{where}.clip' is missing: the evaluation's CLIP score needs a CLIP "
+                              f"model (an entry of 'bases')")
+        return
+    for task_name, task in config["lol"]["tasks"].get(zoo_name, {}).items():
+        if "clip_score" in task["targets"]:
+            raise ConfigError(f"config key 'lol.tasks.{zoo_name}.{task_name}': targets clip_score, but "
+                              f"'{where}' has no evaluation (its LoRAs carry their data labels only)")
 
 
 def _check_lol_tasks(config: dict) -> None:

@@ -1,4 +1,4 @@
-"""`lolzoo evaluate-diffusion --job JSON --base DIR --clip DIR --loras DIR --data DIR --out DIR
+"""`lolzoo evaluate-diffusion --job JSON [--base DIR --clip DIR] --loras DIR --data DIR --out DIR
 [--samples DIR] [--samples-for N] [--seed N]`: label files for a shard of diffusion LoRAs.
 
 --loras is a `lolzoo finetune-diffusion` --out folder (<lora_id>/pytorch_lora_weights.safetensors),
@@ -10,6 +10,9 @@ shard succeeded, with one flat JSON object of scalars per LoRA:
 
 --samples gets, for the first N LoRAs of the shard (--samples-for, default 4), each LoRA's
 first image of every prompt as one grid PNG in prompt order, <samples>/<lora_id>.png, and prompts.json.
+
+A job whose zoo has no `evaluation` labels its LoRAs by their finetuning data alone: no model
+is loaded, nothing is sampled, --base and --clip are not needed (label files without clip_score).
 
 --seed replaces the job's evaluation seed (zoo.evaluation.seed): the same LoRAs, prompts and
 settings under other sampling noise, as the reliability re-measurement evaluates a sample.
@@ -29,8 +32,9 @@ SAMPLES_FOR = 4
 def add_arguments(parser) -> None:
     parser.add_argument("--job", required=True,
                         help='{"zoo": {...}, "recipes": [{...}, ...]} as JSON, or @FILE holding it')
-    parser.add_argument("--base", required=True, type=Path, help="the SD-1.x pipeline folder the LoRAs were trained on")
-    parser.add_argument("--clip", required=True, type=Path, help="the CLIP model folder (tiny-clip)")
+    parser.add_argument("--base", type=Path,
+                        help="the SD-1.x pipeline folder the LoRAs were trained on (needed with an evaluation)")
+    parser.add_argument("--clip", type=Path, help="the CLIP model folder (needed with an evaluation)")
     parser.add_argument("--loras", required=True, type=Path,
                         help="the shard's LoRAs: a finetune-diffusion --out folder, one folder per lora_id")
     parser.add_argument("--data", required=True, type=Path,
@@ -48,26 +52,20 @@ def run(args) -> int:
     from lolzoo.diffusion.job import evaluation_settings, lora_ids, parse_job
 
     job = parse_job(args.job)
+    if "evaluation" not in job["zoo"]:
+        return _label_by_data(job, args, started)
     settings = evaluation_settings(job)
+    if args.base is None or args.clip is None:
+        raise LolzooError("--base and --clip are needed: the job's zoo has an evaluation to sample and score")
     if args.seed is not None:
         settings = dataclasses.replace(settings, seed=args.seed)
     names = lora_ids(job)
     if args.samples_for < 0:
         raise LolzooError(f"--samples-for {args.samples_for}: must be at least 0")
 
-    from lolzoo.diffusion.images import lora_labels
     from lolzoo.lora import read_lora
 
-    labels = []  # a missing data folder or LoRA fails before the models load
-    for name in names:
-        if not (args.data / name).is_dir():
-            raise LolzooError(f"--data {args.data}: no finetuning folder for {name}")
-        labels.append(lora_labels(args.data / name))
-        if "clip_score" in labels[-1]:
-            raise LolzooError(f"{args.data / name}: its labels already name a clip_score")
-    for name in names:
-        if not (args.loras / name).is_dir():
-            raise LolzooError(f"--loras {args.loras}: no LoRA folder for {name}")
+    labels = data_labels(args, names)  # a missing data folder or LoRA fails before the models load
     loras = [read_lora(args.loras / name) for name in names]
     for folder in (args.base, args.clip):
         if not folder.is_dir():
@@ -95,4 +93,38 @@ def run(args) -> int:
             atomic_write_json(staging / "prompts.json", list(settings.prompts))
     print(f"{len(names)} LoRAs: CLIP score {min(scores):.2f} to {max(scores):.2f} over {len(settings.prompts)} "
           f"prompts × {settings.images_per_prompt} image(s) ({time.perf_counter() - started:.1f} s), wrote {args.out}")
+    return 0
+
+
+def data_labels(args, names: list[str]) -> list[dict]:
+    """Each LoRA's finetuning-data labels; every LoRA's data and LoRA folder must exist."""
+    from lolzoo.diffusion.images import lora_labels
+
+    labels = []
+    for name in names:
+        if not (args.data / name).is_dir():
+            raise LolzooError(f"--data {args.data}: no finetuning folder for {name}")
+        labels.append(lora_labels(args.data / name))
+        if "clip_score" in labels[-1]:
+            raise LolzooError(f"{args.data / name}: its labels already name a clip_score")
+    for name in names:
+        if not (args.loras / name).is_dir():
+            raise LolzooError(f"--loras {args.loras}: no LoRA folder for {name}")
+    return labels
+
+
+def _label_by_data(job: dict, args, started: float) -> int:
+    """A zoo without evaluation: the label files are the data's labels."""
+    from lolzoo.diffusion.job import lora_ids
+    from lolzoo.io import atomic_dir, atomic_write_json
+
+    if args.seed is not None or args.samples:
+        raise LolzooError("--seed and --samples need an evaluation; the job's zoo has none (labels by data only)")
+    names = lora_ids(job)
+    labels = data_labels(args, names)
+    with atomic_dir(args.out, overwrite=True) as staging:
+        for name, row in zip(names, labels):
+            atomic_write_json(staging / f"{name}.json", row)
+    print(f"{len(names)} LoRAs labelled by their finetuning data (the zoo has no evaluation) "
+          f"({time.perf_counter() - started:.1f} s), wrote {args.out}")
     return 0

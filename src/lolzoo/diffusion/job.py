@@ -97,7 +97,8 @@ def _recipe_settings(recipe: dict, where: str, lora: dict, targets: tuple[str, .
 def evaluation_settings(job: dict) -> EvaluationSettings:
     evaluation = job["zoo"].get("evaluation")
     if not isinstance(evaluation, dict):
-        raise JobError("zoo.evaluation is missing")
+        raise JobError("zoo.evaluation is missing" if evaluation is None else
+                       f"zoo.evaluation must be an object {{prompts, steps, ...}}, got {evaluation!r}")
     prompts = evaluation.get("prompts")
     if not prompts or not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts):
         raise JobError("zoo.evaluation.prompts must be a non-empty list of strings")

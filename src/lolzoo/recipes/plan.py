@@ -256,8 +256,16 @@ def tuning_grid(config: dict, model: str) -> dict:
 
 
 def evaluated(config: dict, zoo: str) -> bool:
-    """Whether a zoo's LoRAs are finetuned and evaluated by jobs (not synthesized)."""
+    """Whether a zoo's LoRAs are finetuned and labelled by jobs (not synthesized)."""
     return config["zoos"][zoo]["type"] in EVALUATED_TYPES
+
+
+def measured(config: dict, zoo: str) -> bool:
+    """Whether a zoo's labelling jobs measure its LoRAs (CLIP score; validation loss and ARC-C
+    accuracy), not only copy their finetuning data's labels: a diffusion zoo without
+    `evaluation` is labelled by its data alone."""
+    spec = config["zoos"][zoo]
+    return evaluated(config, zoo) and (spec["type"] not in DIFFUSION_TYPES or "evaluation" in spec)
 
 
 def job_benchmarks(config: dict, zoo: str, stages) -> list[str]:
@@ -298,7 +306,7 @@ def lol_report_targets(config: dict) -> list[str]:
     targets = [f"{report}/{zoo}/{name}" for zoo in zoos
                for name in ("comparison.html", "tuning.html", "comparison.png", "summary")]
     targets += [f"{report}/{zoo}/learning_curves.png" for zoo in zoos if config["lol"]["learning_curve"]]
-    targets += [f"{report}/{zoo}/speedup.html" for zoo in zoos if evaluated(config, zoo)]
+    targets += [f"{report}/{zoo}/speedup.html" for zoo in zoos if measured(config, zoo)]
     targets += [f"{report}/{zoo}/predictions.png" for zoo in zoos if has_task(config, zoo, "regression")]
     targets += [f"{report}/{zoo}/labels.png" for zoo in zoos if has_task(config, zoo, "multilabel")]
     targets += [f"{report}/{zoo}/ranks.html" for zoo in zoos if rank_tasks(config, zoo)]
@@ -389,8 +397,8 @@ def reliability_flags(config: dict, zoo: str) -> list[str]:
 
 
 def reliability_zoos(config: dict) -> list[str]:
-    """The zoos whose labels' reliability the report shows: evaluated zoos with LoL tasks."""
-    return [zoo for zoo in lol_zoos(config) if evaluated(config, zoo)]
+    """The zoos whose labels' reliability the report shows: measured zoos with LoL tasks."""
+    return [zoo for zoo in lol_zoos(config) if measured(config, zoo)]
 
 
 def reliability_targets(config: dict) -> list[str]:
@@ -429,7 +437,7 @@ def results_doc_tables(config: dict, zoo: str) -> list[str]:
         names.append("reliability.md")
     if config["lol"]["learning_curve"]:
         names.append("learning_curves.csv")
-    if evaluated(config, zoo):
+    if measured(config, zoo):
         names.append("speedup.csv")
     if rank_tasks(config, zoo):
         names.append("ranks.csv")
