@@ -40,7 +40,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLERS = {"ddim": "DDIMScheduler", "dpm": "DPMSolverMultistepScheduler", "euler": "EulerDiscreteScheduler"}
 TASK_METRIC = {"regression": "r2", "multilabel": "auroc", "multiclass": "acc"}
 
 
@@ -98,34 +97,31 @@ def train_pilot(pipeline, entry: dict, recipes: list[dict], images) -> tuple[lis
 
 # ---- evaluation: per-image CLIP scores ------------------------------------------------------
 
-def use_sampler(pipeline, name: str) -> None:
-    import diffusers
-
-    if name not in SAMPLERS:
-        raise SystemExit(f"unknown sampler {name!r} (known: {', '.join(SAMPLERS)})")
-    pipeline.scheduler = getattr(diffusers, SAMPLERS[name]).from_config(pipeline.scheduler.config)
-
-
-def image_scores(pipeline, clip, loras, names, prompts, steps: int, guidance: float,
-                 seeds: list[int]) -> tuple[np.ndarray, float]:
-    """(LoRAs, prompts, seeds) CLIP scores, one image each; the seconds sampling and scoring took."""
-    from lolzoo.diffusion.evaluate import generate, load_shard
+def image_scores(pipeline, clip, loras, names, prompts, sampler: str, steps: int, guidance: float, seed: int,
+                 images: int) -> tuple[np.ndarray, float]:
+    """(LoRAs, prompts, 2 × images) CLIP scores, one image each, as the world measures them: the
+    first `images` are the evaluation's (seed), the others its re-measurement's (seed + 1). The
+    seconds sampling and scoring took."""
+    from lolzoo.diffusion.evaluate import generate, load_shard, use_sampler
     from lolzoo.diffusion.job import EvaluationSettings
 
+    own = pipeline.scheduler
+    use_sampler(pipeline, sampler)
     shard = load_shard(pipeline, loras, names)
     began = time.perf_counter()
     try:
-        per_seed = []
-        for seed in seeds:
-            settings = EvaluationSettings(tuple(prompts), steps, seed, guidance)
-            images = generate(pipeline, shard, settings)
-            flat = images.flatten(0, 1)
-            texts = list(prompts) * len(loras)
-            scores = [clip.clip_score(flat[i:i + 64], texts[i:i + 64]) for i in range(0, len(flat), 64)]
-            per_seed.append(np.concatenate([s.numpy() for s in scores]).reshape(len(loras), len(prompts)))
+        halves = []
+        for half_seed in (seed, seed + 1):
+            settings = EvaluationSettings(tuple(prompts), steps, half_seed, guidance, images, sampler)
+            flat = generate(pipeline, shard, settings).flatten(0, 1)
+            texts = list(prompts) * (len(flat) // len(prompts))
+            scores = np.concatenate([clip.clip_score(flat[i:i + 64], texts[i:i + 64]).numpy()
+                                     for i in range(0, len(flat), 64)])
+            halves.append(scores.reshape(len(loras), images, len(prompts)).transpose(0, 2, 1))
     finally:
         shard.detach()
-    return np.stack(per_seed, axis=2), time.perf_counter() - began
+        pipeline.scheduler = own  # the next point starts from the base's own sampler
+    return np.concatenate(halves, axis=2), time.perf_counter() - began
 
 
 def label(scores: np.ndarray, prompts: int, images: int, second: bool = False) -> np.ndarray:
@@ -183,8 +179,8 @@ def main() -> None:
     parser.add_argument("--loras", type=int, default=100, help="LoRAs per pilot zoo")
     parser.add_argument("--steps", type=float, nargs="+", default=[1.0], help="factors on max_train_steps")
     parser.add_argument("--lr", type=float, nargs="+", default=[1.0], help="factors on learning_rate")
-    parser.add_argument("--eval", nargs="+", default=["ddim:10"], metavar="SAMPLER:STEPS",
-                        help=f"evaluation points; samplers: {', '.join(SAMPLERS)}")
+    parser.add_argument("--eval", nargs="+", default=["base:10"], metavar="SAMPLER:STEPS",
+                        help="evaluation points; samplers as zoo.evaluation.sampler (base, ddim, dpm-solver, euler)")
     parser.add_argument("--images", type=int, nargs="+", default=[1, 2], help="images per prompt")
     parser.add_argument("--prompts", type=int, nargs="+", default=None,
                         help="label from the first P prompts (default: all of the zoo's)")
@@ -211,7 +207,6 @@ def main() -> None:
     prompt_counts = args.prompts or [len(prompts)]
     guidance = float(entry0["evaluation"].get("guidance_scale", 7.5))
     base_seed = int(entry0["evaluation"].get("seed", 42))
-    seeds = [base_seed + k for k in range(2 * max(args.images))]
     fit_eval = args.fit_eval or args.eval[0]
     out = args.out / args.zoo
     out.mkdir(parents=True, exist_ok=True)
@@ -234,8 +229,8 @@ def main() -> None:
             fit_scores = {}
             for point in args.eval:
                 sampler, denoise = point.split(":")
-                use_sampler(pipeline, sampler)
-                scores, eval_s = image_scores(pipeline, clip, loras, names, prompts, int(denoise), guidance, seeds)
+                scores, eval_s = image_scores(pipeline, clip, loras, names, prompts, sampler, int(denoise), guidance,
+                                              base_seed, max(args.images))
                 per_image_s = eval_s / scores.size
                 if point == fit_eval:
                     labelled = [{**row, "clip_score": float(v)}
