@@ -65,7 +65,7 @@ def run(args) -> int:
 
     from lolzoo.lora import read_lora
 
-    labels = data_labels(args, names)  # a missing data folder or LoRA fails before the models load
+    labels = finetune_labels(args, names)  # a missing data folder or LoRA fails before the models load
     loras = [read_lora(args.loras / name) for name in names]
     for folder in (args.base, args.clip):
         if not folder.is_dir():
@@ -96,7 +96,7 @@ def run(args) -> int:
     return 0
 
 
-def data_labels(args, names: list[str]) -> list[dict]:
+def finetune_labels(args, names: list[str]) -> list[dict]:
     """Each LoRA's finetuning-data labels; every LoRA's data and LoRA folder must exist."""
     from lolzoo.diffusion.images import lora_labels
 
@@ -121,7 +121,7 @@ def _label_by_data(job: dict, args, started: float) -> int:
     if args.seed is not None or args.samples:
         raise LolzooError("--seed and --samples need an evaluation; the job's zoo has none (labels by data only)")
     names = lora_ids(job)
-    labels = data_labels(args, names)
+    labels = finetune_labels(args, names)
     with atomic_dir(args.out, overwrite=True) as staging:
         for name, row in zip(names, labels):
             atomic_write_json(staging / f"{name}.json", row)
