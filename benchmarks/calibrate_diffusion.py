@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-TASK_METRIC = {"regression": "r2", "multilabel": "auroc", "multiclass": "acc"}
+TASK_METRIC = {"regression": "r2", "multilabel": "auroc", "multiclass": "accuracy"}
 
 
 # ---- the pilot zoo --------------------------------------------------------------------------
@@ -148,6 +148,9 @@ def cv_scores(zoo_path: Path, tasks: list[tuple], models: list[str], folds: int)
         zoo = load_zoo(zoo_path, columns=columns)
         start = {**PAPER_PRESETS.get(preset, {}), "split": parse_fractions("0.8,0.1,0.1")}
         metric = TASK_METRIC[kind]
+        if kind == "multiclass":  # what beating the majority class means here: its share of the zoo
+            share = zoo.table[columns[0]].value_counts(normalize=True).max()
+            found[task, "majority"] = (float(share), math.nan, math.nan)
         for model in models:
             runs = run_cv(model, zoo, kind, columns, start, plan, log=lambda _: None)["runs"]
             runs = [r for r in runs if r["train_fraction"] == 1.0]
@@ -189,6 +192,8 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["reference", "svd", "glnet"])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=REPO / "results" / "calibration")
+    parser.add_argument("--append", action="store_true",
+                        help="keep the rows of <out>/<zoo>/sweep.csv (a point measured again replaces its row)")
     args = parser.parse_args()
 
     import torch
@@ -217,6 +222,7 @@ def main() -> None:
              for name, spec in config["lol"]["tasks"][args.zoo].items()]
 
     rows = []
+    earlier = earlier_rows(out / "sweep.csv") if args.append else []
     for steps in args.steps:
         for lr in args.lr:
             entry = pilot_zoo(config, args.zoo, args.loras, steps, lr)
@@ -258,8 +264,26 @@ def main() -> None:
                                 row[f"{task}:{model}"] = f"{mean:.3f} [{low:.3f}, {high:.3f}]"
                         rows.append(row)
                         print(json.dumps(row), file=sys.stderr)
-            write_outputs(out, rows)
-    print(table_text(rows))
+            write_outputs(out, merged(earlier, rows))
+    print(table_text(merged(earlier, rows)))
+
+
+POINT = ("loras", "steps_x", "lr_x", "sampler", "denoise_steps", "prompts", "images")  # what a row measured
+
+
+def earlier_rows(path: Path) -> list[dict]:
+    import pandas as pd
+
+    if not path.is_file():
+        return []
+    return [{k: v for k, v in row.items() if not (isinstance(v, float) and math.isnan(v))}
+            for row in pd.read_csv(path).to_dict("records")]
+
+
+def merged(earlier: list[dict], rows: list[dict]) -> list[dict]:
+    """The earlier rows, less those of a point measured again, then the new rows."""
+    again = {tuple(row[k] for k in POINT) for row in rows}
+    return [row for row in earlier if tuple(row[k] for k in POINT) not in again] + rows
 
 
 def write_outputs(out: Path, rows: list[dict]) -> None:

@@ -52,3 +52,15 @@ def test_the_two_measurements_average_disjoint_images():
     first, second = sweep().label(scores, prompts=2, images=2), sweep().label(scores, prompts=2, images=2, second=True)
     assert first.tolist() == [1.0] * 3 and second.tolist() == [2.0] * 3
     assert sweep().label(scores, prompts=4, images=3).tolist() == [6.0] * 3
+
+
+def test_appending_keeps_earlier_points_and_replaces_one_measured_again(tmp_path):
+    module = sweep()
+    point = {"loras": 80, "steps_x": 1.0, "lr_x": 1.0, "sampler": "dpm-solver", "denoise_steps": 5, "prompts": 8}
+    old = [{**point, "images": 1, "reliability": 0.5}, {**point, "images": 2, "reliability": 0.6}]
+    new = [{**point, "images": 2, "reliability": 0.7}]
+    assert module.merged(old, new) == [old[0], new[0]]
+    import pandas as pd
+
+    pd.DataFrame(old).to_csv(tmp_path / "sweep.csv", index=False)
+    assert module.earlier_rows(tmp_path / "sweep.csv") == old
