@@ -168,6 +168,8 @@ def test_pretraining_inputs_follow_the_base():
 
 def test_card_clip_and_pretrained_base_roles():
     assert plan.card_clip(world(), "sd") == "clip"
+    default = world("config")  # the sibling's zoo is unevaluated: its parent's zoos name the CLIP
+    assert "clip" not in default["zoos"]["imagenette_sibling"] and plan.card_clip(default, "sd_sibling") == "clip"
     with pytest.raises(ValueError, match="no zoo pairs base 'lm' with a clip"):
         plan.card_clip(world(), "lm")
     assert plan.pretrained_base_roles(world()) == {}  # the test world builds its bases
@@ -233,7 +235,7 @@ def test_a_diffusion_zoo_without_evaluation_is_labelled_by_its_data_and_not_meas
 
     validate_config(config, base_dir=REPO)
     assert plan.evaluated(config, "celeba") and not plan.measured(config, "celeba")
-    assert plan.measured(config, "arc") and plan.measured(config, "imagenette")
+    assert plan.measured(config, "arc") and not plan.measured(config, "imagenette")  # the test world's has none
     assert "celeba" not in plan.reliability_zoos(config)
     targets = plan.all_targets(config)
     assert "results/report/celeba/speedup.html" not in targets

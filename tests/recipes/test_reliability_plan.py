@@ -85,8 +85,9 @@ def test_the_sample_is_remeasured_per_shard_with_the_zoos_evaluation_settings():
 
 def test_flags_name_the_targets_seeds_and_the_floor():
     config = world("config")
-    assert plan.reliability_flags(config, "imagenette") == [
-        "--min-loras", "30", "--targets", "clip_score,class_*,dataset_size", "--seeds", "42,43"]
+    assert plan.reliability_flags(config, "celeba") == [
+        "--min-loras", "30", "--targets", "clip_score,Eyeglasses,Long_Hair,Male,No_Beard,Smiling,Wearing_Hat,Young",
+        "--seeds", "42,43"]
     assert plan.reliability_flags(config, "arc") == ["--min-loras", "30", "--targets",
                                                      "has_*,val_loss,arc_c_accuracy"]
     test = world("test")

@@ -143,8 +143,13 @@ def text_encoder_base(config: dict, base: str) -> list[str]:
 
 
 def card_clip(config: dict, sd_base: str) -> str:
-    """The CLIP base that scores an SD base's card: the one its zoos are scored with."""
-    clips = sorted({zoo["clip"] for zoo in config["zoos"].values() if zoo.get("base") == sd_base and "clip" in zoo})
+    """The CLIP base that scores an SD base's card: the one its zoos are scored with, else (its
+    zoos unevaluated) the one its parent's zoos are scored with, as a sibling shares its parent's
+    text encoder."""
+    def clips_of(base):
+        return sorted({zoo["clip"] for zoo in config["zoos"].values() if zoo.get("base") == base and "clip" in zoo})
+
+    clips = clips_of(sd_base) or clips_of(config["bases"][sd_base].get("parent"))
     if not clips:
         raise ValueError(f"no zoo pairs base '{sd_base}' with a clip, so its card has nothing to score with")
     return clips[0]
