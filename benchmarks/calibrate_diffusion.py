@@ -261,7 +261,8 @@ def main() -> None:
                                "rel_high": rel.reliability_high}
                         if point == fit_eval and p == len(prompts) and i == max(args.images):
                             for (task, model), (mean, low, high) in fit_scores.items():
-                                row[f"{task}:{model}"] = f"{mean:.3f} [{low:.3f}, {high:.3f}]"
+                                row[f"{task}:{model}"] = f"{mean:.3f}" if math.isnan(low) else \
+                                    f"{mean:.3f} [{low:.3f}, {high:.3f}]"
                         rows.append(row)
                         print(json.dumps(row), file=sys.stderr)
             write_outputs(out, merged(earlier, rows))
@@ -303,7 +304,7 @@ def table_text(rows: list[dict]) -> str:
         frame[column] = frame[column].map(lambda v: f"{v:.2f}")
     frame["reliability"] = [f"{r:.2f} [{lo:.2f}, {hi:.2f}]" for r, lo, hi in
                             zip(frame.pop("reliability"), frame.pop("rel_low"), frame.pop("rel_high"))]
-    frame = frame.fillna("")
+    frame = frame.fillna("").replace(r" \[nan, nan\]$", "", regex=True)  # a share (the majority class) has no interval
     header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns)
     lines = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return header + "\n" + "\n".join(lines)
