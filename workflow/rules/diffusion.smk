@@ -84,5 +84,5 @@ rule label_diffusion_data:
     conda:
         LOLZOO_ENV
     shell:
-        """python -m lolzoo evaluate-diffusion --job @{params.job} \
+        """python -m lolzoo evaluate-diffusion --job @{params.job} \\
             --loras {input.loras} --data {input.data} --out {output.labels} > {log} 2>&1"""
