@@ -18,7 +18,7 @@ Cost columns are seconds per LoRA of one process on this machine (the two cores)
 Time it on an idle machine.
 
     python benchmarks/calibrate_diffusion.py --zoo celeba [--loras 100] [--steps 1 3] [--lr 1 0.3]
-        [--eval ddim:10 dpm:5] [--images 1 2] [--prompts 8 4] [--folds 5] [--out results/calibration]
+        [--eval dpm-solver:5 base:10] [--images 1 2] [--prompts 8 4] [--folds 5] [--out results/calibration]
 
 Writes <out>/<zoo>/sweep.csv (one row per finetuning × evaluation × prompts × images point,
 with the fits' scores on the rows of the evaluation point they were fitted on), sweep.md and
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import dataclasses
 import json
 import math
 import sys
@@ -102,7 +101,7 @@ def image_scores(pipeline, clip, loras, names, prompts, sampler: str, steps: int
     """(LoRAs, prompts, 2 × images) CLIP scores, one image each, as the world measures them: the
     first `images` are the evaluation's (seed), the others its re-measurement's (seed + 1). The
     seconds sampling and scoring took."""
-    from lolzoo.diffusion.evaluate import generate, load_shard, use_sampler
+    from lolzoo.diffusion.evaluate import generate, image_clip_scores, load_shard, use_sampler
     from lolzoo.diffusion.job import EvaluationSettings
 
     own = pipeline.scheduler
@@ -113,10 +112,7 @@ def image_scores(pipeline, clip, loras, names, prompts, sampler: str, steps: int
         halves = []
         for half_seed in (seed, seed + 1):
             settings = EvaluationSettings(tuple(prompts), steps, half_seed, guidance, images, sampler)
-            flat = generate(pipeline, shard, settings).flatten(0, 1)
-            texts = list(prompts) * (len(flat) // len(prompts))
-            scores = np.concatenate([clip.clip_score(flat[i:i + 64], texts[i:i + 64]).numpy()
-                                     for i in range(0, len(flat), 64)])
+            scores = image_clip_scores(clip, generate(pipeline, shard, settings), prompts).numpy()
             halves.append(scores.reshape(len(loras), images, len(prompts)).transpose(0, 2, 1))
     finally:
         shard.detach()

@@ -256,3 +256,14 @@ def test_an_evaluation_needs_the_base_and_clip(loras, data, tmp_path, capsys):
             "--out", str(tmp_path / "x")]
     assert main(argv) == 2
     assert "--base and --clip are needed" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_an_unknown_sampler_or_a_partial_image_set_is_refused(bases):
+    from lolzoo.bases.tiny_sd import load_tiny_sd
+    from lolzoo.diffusion.evaluate import image_clip_scores, use_sampler
+    from lolzoo.errors import LolzooError
+
+    with pytest.raises(LolzooError, match="sampler 'plms' is not known"):
+        use_sampler(load_tiny_sd(bases[0]), "plms")
+    with pytest.raises(ValueError, match="3 images per LoRA is not a whole number of images per each of 2 prompts"):
+        image_clip_scores(None, torch.zeros(1, 3, 3, 32, 32), ["a", "b"])

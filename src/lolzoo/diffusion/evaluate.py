@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from lolzoo.diffusion.batched_lora import BatchedLora, LoraShape, Router
-from lolzoo.diffusion.job import EvaluationSettings
+from lolzoo.diffusion.job import SAMPLER_CLASSES, SAMPLERS, EvaluationSettings
 from lolzoo.errors import LolzooError
 from lolzoo.lora import Lora
 
@@ -123,11 +123,6 @@ def load_lora_into(pipeline, lora_dir: str | Path, lora: Lora) -> None:
         raise LoraMismatchError(f"{lora_dir}: loading the LoRA leaves the UNet's output unchanged (B is zero?)")
 
 
-# evaluation.sampler -> the diffusers scheduler class sampling with the base's noise schedule
-SAMPLER_CLASSES = {"ddim": "DDIMScheduler", "dpm-solver": "DPMSolverMultistepScheduler",
-                   "euler": "EulerDiscreteScheduler"}
-
-
 def use_sampler(pipeline, sampler: str) -> None:
     """Sample with `sampler` ("base": the pipeline's own scheduler), built from the pipeline's
     scheduler config so that the noise schedule stays the base's."""
@@ -136,7 +131,7 @@ def use_sampler(pipeline, sampler: str) -> None:
     import diffusers
 
     if sampler not in SAMPLER_CLASSES:
-        raise LolzooError(f"sampler {sampler!r} is not known (known: base, {', '.join(SAMPLER_CLASSES)})")
+        raise LolzooError(f"sampler {sampler!r} is not known (known: {', '.join(SAMPLERS)})")
     pipeline.scheduler = getattr(diffusers, SAMPLER_CLASSES[sampler]).from_config(pipeline.scheduler.config)
 
 
@@ -179,16 +174,21 @@ def generate_base(pipeline, settings: EvaluationSettings, show_progress: bool = 
     return generate(pipeline, _NoLoras(), settings, show_progress)[0]
 
 
-def clip_scores(clip, images: torch.Tensor, prompts, images_per_batch: int = IMAGES_PER_BATCH) -> list[float]:
-    """Per LoRA (images is (K, I × P, 3, H, W), as `generate` makes them): the mean over its
-    images of max(100 · cos(image, prompt), 0)."""
+def image_clip_scores(clip, images: torch.Tensor, prompts, images_per_batch: int = IMAGES_PER_BATCH) -> torch.Tensor:
+    """(K, I × P): max(100 · cos(image, prompt), 0) of every image (images is (K, I × P, 3, H, W),
+    as `generate` makes them), in batches of images_per_batch."""
     count, per_lora = images.shape[:2]
     if per_lora % len(prompts):
         raise ValueError(f"{per_lora} images per LoRA is not a whole number of images per each of {len(prompts)} prompts")
     flat, texts = images.flatten(0, 1), list(prompts) * (count * per_lora // len(prompts))
     scores = torch.cat([clip.clip_score(flat[start:start + images_per_batch], texts[start:start + images_per_batch])
                         for start in range(0, len(flat), images_per_batch)])
-    return [float(row.mean()) for row in scores.reshape(count, per_lora)]
+    return scores.reshape(count, per_lora)
+
+
+def clip_scores(clip, images: torch.Tensor, prompts, images_per_batch: int = IMAGES_PER_BATCH) -> list[float]:
+    """Per LoRA: the mean of its images' CLIP scores (image_clip_scores), the paper's label."""
+    return [float(row.mean()) for row in image_clip_scores(clip, images, prompts, images_per_batch)]
 
 
 def image_grid(images: torch.Tensor, columns: int = 4):

@@ -49,7 +49,11 @@ class PriorPreservation:
         return self.prior_loss_weight > 0
 
 
-SAMPLERS = ("base", "ddim", "dpm-solver", "euler")  # lolzoo.diffusion.evaluate.use_sampler
+# evaluation.sampler -> the diffusers scheduler class that samples on the base's noise schedule
+# (lolzoo.diffusion.evaluate.use_sampler); "base" keeps the base pipeline's own scheduler
+SAMPLER_CLASSES = {"ddim": "DDIMScheduler", "dpm-solver": "DPMSolverMultistepScheduler",
+                   "euler": "EulerDiscreteScheduler"}
+SAMPLERS = ("base", *SAMPLER_CLASSES)
 
 
 @dataclass(frozen=True)
