@@ -270,3 +270,18 @@ def test_document_order_and_a_zoo_without_tables(world, tmp_path):
 def test_a_bad_zoo_argument_is_one_line(tmp_path, capsys):
     assert main(["results-doc", "--world", "w", "--zoo", "nofolder", "--out", str(tmp_path / "r.md")]) == 2
     assert "ZOO=FOLDER" in capsys.readouterr().err
+
+
+def test_the_shipped_results_doc_refreshes_at_its_one_marker():
+    """docs/results.md's own refresh command (`sed '/^<!-- generated below/q'`) keeps everything
+    up to the first line that starts with the marker: there must be exactly one such line, the
+    command itself must survive intact above it, and the generated document must follow it."""
+    doc = Path(__file__).resolve().parents[2] / "docs" / "results.md"
+    lines = doc.read_text().splitlines()
+    markers = [i for i, line in enumerate(lines) if line.startswith("<!-- generated below")]
+    assert markers == [markers[0]], f"marker lines at {markers}"
+    kept = "\n".join(lines[: markers[0]])
+    assert "sed '/^<!-- generated below/q' docs/results.md; cat results/report/results.md; }" in kept
+    assert "> docs/results.new && mv docs/results.new docs/results.md" in kept
+    assert lines[markers[0]] == "<!-- generated below: results/report/results.md -->"
+    assert lines[markers[0] + 1].startswith("# Results of the `default` world")
