@@ -21,7 +21,8 @@ reaches 0).
         [--steps 1] [--lr 1] [--models reference svd glnet dense] [--folds 5] [--target 0.8]
 
 Writes <out>/<zoo>/size_curve.csv (one row per size × task × model), size_curve.md (the table,
-then the trend per task) and size_curve.png; prints the markdown. Time it on an idle machine.
+then the trend per task) and size_curve.png, named size_curve-steps<x>-lr<y>.* for a scaled
+recipe; prints the markdown. Time it on an idle machine.
 """
 
 from __future__ import annotations
@@ -237,11 +238,12 @@ def main() -> None:
 
     out = args.out / args.zoo
     out.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(out / "size_curve.csv", index=False)
+    stem = "size_curve" + ("" if (args.steps, args.lr) == (1.0, 1.0) else f"-steps{args.steps:g}-lr{args.lr:g}")
+    pd.DataFrame(rows).to_csv(out / f"{stem}.csv", index=False)
     text = (f"steps ×{args.steps:g}, lr ×{args.lr:g}, {args.folds} folds, one seed; "
             f"finetuning {train_s / len(loras):.2f} s per LoRA\n\n" + table_text(rows) + "\n\n" + trend_text(trends))
-    (out / "size_curve.md").write_text(text + "\n")
-    figure(rows, args.target, out / "size_curve.png")
+    (out / f"{stem}.md").write_text(text + "\n")
+    figure(rows, args.target, out / f"{stem}.png")
     print(text)
 
 
