@@ -11,8 +11,8 @@ size). Recipes are independent draws, so the first n LoRAs are a random zoo of n
 seed, each task's paper preset), with intervals over the folds.
 
 Last, for each task the best model at the largest size is followed down the sizes, and the
-score's gain per doubling of the zoo between the two largest sizes is the trend a bigger zoo
-would follow if it stayed log-linear; the table says how many more doublings the task's goal then
+score's gain per doubling of the zoo (a weighted least-squares slope on log2 of the size, with
+its interval) is the trend a bigger zoo would follow if it stayed log-linear; the table says how many more doublings the task's goal then
 needs (--target for AUROC; for dataset size, the majority class's share plus the best model's
 interval half-width), or that the measured trend does not reach it (a gain whose interval
 reaches 0).
@@ -22,7 +22,8 @@ reaches 0).
 
 Writes <out>/<zoo>/size_curve.csv (one row per size × task × model), size_curve.md (the table,
 then the trend per task) and size_curve.png, named size_curve-steps<x>-lr<y>.* for a scaled
-recipe; prints the markdown. Time it on an idle machine.
+recipe; prints the markdown. `--from-csv <out>/<zoo>/size_curve.csv` writes the table, trend and
+figure again from the csv, without training. Time it on an idle machine.
 """
 
 from __future__ import annotations
@@ -88,12 +89,15 @@ def curve_rows(names, loras, labels, zoo: str, tasks: list[tuple], models: list[
 
 
 def trend(rows: list[dict], target: float) -> list[dict]:
-    """Per task: the best model at the largest size, its gain per doubling between the two largest
-    sizes (with an interval from the two intervals' half-widths, combined as independent), and the
-    doublings past the largest size that reach the task's goal if the gain stays log-linear. The
-    goal is `target` for AUROC; for a multiclass accuracy it is the majority class's share plus
-    the best model's interval half-width at the largest size (where its interval would clear the
-    majority, if the interval did not narrow)."""
+    """Per task: the best model at the largest size, its gain per doubling of the zoo, and the
+    doublings past the largest size that reach the task's goal if the gain stays log-linear.
+
+    The gain is the weighted least-squares slope of that model's score on log2(size) over every
+    size, each point weighted by its interval (a 95% interval's half-width is 1.96 standard
+    errors), with a 95% interval from the slope's standard error. The goal is `target` for AUROC;
+    for a multiclass accuracy it is the majority class's share plus the best model's interval
+    half-width at the largest size (where its interval would clear the majority, if the interval
+    did not narrow)."""
     import pandas as pd
 
     frame = pd.DataFrame(rows)
@@ -110,13 +114,17 @@ def trend(rows: list[dict], target: float) -> list[dict]:
                "score": float(best["mean"]), "goal": goal}
         if best["mean"] >= goal:
             row["doublings_to_goal"] = 0.0
+        line = models[models["model"] == best["model"]]
         if len(sizes) < 2:
             found.append(row)
             continue
-        before = models[(models["loras"] == sizes[-2]) & (models["model"] == best["model"])].iloc[0]
-        doublings = math.log2(sizes[-1] / sizes[-2])
-        gain = (best["mean"] - before["mean"]) / doublings
-        half = math.hypot(half_width, (before["high"] - before["low"]) / 2) / doublings
+        x = np.log2(line["loras"].to_numpy(float))
+        se = np.maximum((line["high"] - line["low"]).to_numpy(float) / (2 * 1.96), 1e-6)
+        weights = 1 / se ** 2
+        centre = np.average(x, weights=weights)
+        spread = float(np.sum(weights * (x - centre) ** 2))
+        gain = float(np.sum(weights * (x - centre) * line["mean"].to_numpy(float)) / spread)
+        half = 1.96 / math.sqrt(spread)
         row.update(gain_per_doubling=gain, gain_low=gain - half, gain_high=gain + half)
         if best["mean"] < goal and gain - half > 0:
             row["doublings_to_goal"] = (goal - best["mean"]) / gain
@@ -197,7 +205,7 @@ def figure(rows: list[dict], target: float, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--zoo", required=True, help="a diffusion zoo of the config (celeba, imagenette, ...)")
+    parser.add_argument("--zoo", help="a diffusion zoo of the config (celeba, imagenette, ...)")
     parser.add_argument("--config", type=Path, default=REPO / "config" / "config.yaml")
     parser.add_argument("--loras", type=int, default=800, help="LoRAs in the pilot (the largest size)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 200, 400, 800],
@@ -208,7 +216,19 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--target", type=float, default=0.8, help="the AUROC the trend is asked to reach")
     parser.add_argument("--out", type=Path, default=REPO / "results" / "calibration")
+    parser.add_argument("--from-csv", type=Path, default=None, metavar="CSV",
+                        help="no training: write the table, trend and figure again from a size_curve csv")
     args = parser.parse_args()
+    if not (args.zoo or args.from_csv):
+        parser.error("give --zoo (or --from-csv)")
+    if args.from_csv:
+        import pandas as pd
+
+        rows = pd.read_csv(args.from_csv).to_dict("records")
+        first = rows[0]
+        write_outputs(args.from_csv.with_suffix(""), rows, args.target, first["steps_x"], first["lr_x"],
+                      first["finetune_s_per_lora"], args.folds)
+        return
     # the fits hold out a tenth of each fold's training LoRAs for validation: at least one
     smallest = math.ceil(10 * args.folds / (args.folds - 1)) if args.folds > 1 else 10
     if max(args.sizes) > args.loras or min(args.sizes) < smallest:
@@ -234,16 +254,23 @@ def main() -> None:
     rows = curve_rows(names, loras, labels, args.zoo, tasks, args.models, sorted(set(args.sizes)), args.folds)
     for row in rows:
         row.update(steps_x=args.steps, lr_x=args.lr, finetune_s_per_lora=train_s / len(loras))
-    trends = trend([r for r in rows if np.isfinite(r["mean"])], args.target)
-
     out = args.out / args.zoo
     out.mkdir(parents=True, exist_ok=True)
     stem = "size_curve" + ("" if (args.steps, args.lr) == (1.0, 1.0) else f"-steps{args.steps:g}-lr{args.lr:g}")
-    pd.DataFrame(rows).to_csv(out / f"{stem}.csv", index=False)
-    text = (f"steps ×{args.steps:g}, lr ×{args.lr:g}, {args.folds} folds, one seed; "
-            f"finetuning {train_s / len(loras):.2f} s per LoRA\n\n" + table_text(rows) + "\n\n" + trend_text(trends))
-    (out / f"{stem}.md").write_text(text + "\n")
-    figure(rows, args.target, out / f"{stem}.png")
+    write_outputs(out / stem, rows, args.target, args.steps, args.lr, train_s / len(loras), args.folds)
+
+
+def write_outputs(stem: Path, rows: list[dict], target: float, steps: float, lr: float, finetune_s: float,
+                  folds: int) -> None:
+    """<stem>.csv, .md (table and trend) and .png; prints the markdown."""
+    import pandas as pd
+
+    pd.DataFrame(rows).to_csv(stem.with_suffix(".csv"), index=False)
+    trends = trend([r for r in rows if np.isfinite(r["mean"])], target)
+    text = (f"steps ×{steps:g}, lr ×{lr:g}, {folds} folds, one seed; finetuning {finetune_s:.2f} s per LoRA\n\n"
+            + table_text(rows) + "\n\n" + trend_text(trends))
+    stem.with_suffix(".md").write_text(text + "\n")
+    figure(rows, target, stem.with_suffix(".png"))
     print(text)
 
 

@@ -77,3 +77,28 @@ def test_the_table_has_one_column_per_size_and_no_interval_for_a_share(curve):
     assert lines[0] == "| task | metric | model | 200 LoRAs | 400 LoRAs |"
     assert "| dataset_size | accuracy | majority | 0.210 | 0.200 |" in lines
     assert "| dataset_size | accuracy | svd | 0.180 [0.150, 0.210] | 0.220 [0.170, 0.270] |" in lines
+
+
+def test_the_gain_is_fitted_over_every_size_weighted_by_its_interval(curve):
+    points = [(100, "dense", 0.55, 0.45, 0.65), (200, "dense", 0.60, 0.57, 0.63), (400, "dense", 0.65, 0.64, 0.66)]
+    found = curve.trend(rows("attributes", "auroc", points), target=0.8)[0]
+    assert found["gain_per_doubling"] == pytest.approx(0.05)  # on a line, whatever the weights
+    noisy = points[:2] + [(400, "dense", 0.62, 0.61, 0.63)]  # the tightest point pulls the line toward it
+    assert curve.trend(rows("attributes", "auroc", noisy), target=0.8)[0]["gain_per_doubling"] < 0.035
+
+
+def test_the_outputs_are_written_again_from_the_csv(curve, tmp_path, capsys):
+    written = rows("attributes", "auroc", [(100, "svd", 0.6, 0.5, 0.7), (200, "svd", 0.7, 0.65, 0.75)])
+    for row in written:
+        row.update(steps_x=1.0, lr_x=1.0, finetune_s_per_lora=0.3)
+    curve.write_outputs(tmp_path / "size_curve", written, 0.8, 1.0, 1.0, 0.3, 5)
+    first = (tmp_path / "size_curve.md").read_text()
+    (tmp_path / "size_curve.md").unlink()
+    import sys
+    from unittest import mock
+
+    with mock.patch.object(sys, "argv", ["zoo_size_curve.py", "--from-csv", str(tmp_path / "size_curve.csv")]):
+        curve.main()
+    assert (tmp_path / "size_curve.md").read_text() == first
+    assert (tmp_path / "size_curve.png").stat().st_size > 0
+    assert "svd | 0.600 [0.500, 0.700] | 0.700 [0.650, 0.750]" in capsys.readouterr().out
