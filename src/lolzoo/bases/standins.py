@@ -1,0 +1,71 @@
+"""The paper world's bases at their true shapes, for stand-ins built offline (issue 20).
+
+The paper world reads SD 1.4, CLIP ViT-B/16 and Qwen2-1.5B from their hubs, which this machine
+cannot reach. Stand-ins with the published architectures and random weights let every rule of
+that world run here: what they test is shapes, formats, memory and code paths, not quality.
+
+The architectures are those of the published configs (CompVis/stable-diffusion-v1-4's
+unet/vae/text_encoder config.json, open_clip's ViT-B-16 model config, Qwen/Qwen2-1.5B's
+config.json). `parameter_counts` builds each one on the meta device (no memory, no weights) so
+its size can be checked against the real model's published count, `PUBLISHED_PARAMETERS`.
+"""
+
+from __future__ import annotations
+
+from lolzoo.bases.tiny_sd import SD1_SCHEDULE
+
+SD14_UNET = dict(
+    sample_size=64, in_channels=4, out_channels=4, center_input_sample=False, flip_sin_to_cos=True, freq_shift=0,
+    down_block_types=["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"],
+    up_block_types=["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3,
+    block_out_channels=[320, 640, 1280, 1280], layers_per_block=2, downsample_padding=1, mid_block_scale_factor=1,
+    act_fn="silu", norm_num_groups=32, norm_eps=1e-5, cross_attention_dim=768, attention_head_dim=8,
+)
+SD14_VAE = dict(
+    in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 4,
+    up_block_types=["UpDecoderBlock2D"] * 4, block_out_channels=[128, 256, 512, 512], layers_per_block=2,
+    act_fn="silu", latent_channels=4, norm_num_groups=32, sample_size=512,
+)
+SD14_TEXT_ENCODER = dict(  # CLIP ViT-L/14's text tower
+    vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+    max_position_embeddings=77, hidden_act="quick_gelu", projection_dim=768,
+)
+SD14_SCHEDULER = SD1_SCHEDULE
+OPEN_CLIP_MODEL = "ViT-B-16"  # open_clip's own config of it; the paper's CLIP scorer
+QWEN2_1_5B = dict(
+    vocab_size=151936, hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
+    num_key_value_heads=2, max_position_embeddings=131072, rope_theta=1_000_000.0, rms_norm_eps=1e-6,
+    tie_word_embeddings=True, hidden_act="silu",
+)
+
+# the real models' parameter counts (their published weights, all tensors counted)
+PUBLISHED_PARAMETERS = {
+    "sd14-unet": 859_520_964,
+    "sd14-vae": 83_653_863,
+    "sd14-text-encoder": 123_060_480,
+    "clip-vit-b-16": 149_620_737,
+    "qwen2-1.5b": 1_543_714_304,
+}
+
+
+def meta_models() -> dict:
+    """Each stand-in architecture as a module on the meta device (shapes only, nothing allocated)."""
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from open_clip import get_model_config
+    from open_clip.model import CLIP
+    from transformers import CLIPTextConfig, CLIPTextModel, Qwen2Config, Qwen2ForCausalLM
+
+    with torch.device("meta"):
+        return {
+            "sd14-unet": UNet2DConditionModel(**SD14_UNET),
+            "sd14-vae": AutoencoderKL(**SD14_VAE),
+            "sd14-text-encoder": CLIPTextModel(CLIPTextConfig(**SD14_TEXT_ENCODER)),
+            "clip-vit-b-16": CLIP(**get_model_config(OPEN_CLIP_MODEL)),
+            "qwen2-1.5b": Qwen2ForCausalLM(Qwen2Config(**QWEN2_1_5B)),
+        }
+
+
+def parameter_counts() -> dict[str, int]:
+    """Parameters of each stand-in architecture, to set beside PUBLISHED_PARAMETERS."""
+    return {name: sum(p.numel() for p in model.parameters()) for name, model in meta_models().items()}
