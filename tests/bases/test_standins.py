@@ -35,3 +35,33 @@ def test_qwen2_keys_and_values_are_grouped(models):
 
 def test_nothing_is_allocated(models):
     assert all(p.is_meta for model in models.values() for p in model.parameters())
+
+
+@pytest.mark.slow  # builds and writes 1.07 billion random parameters: about a minute, 5 GB of memory, 4 GB of disk
+def test_the_sd14_stand_in_is_fetched_and_loaded_as_the_paper_world_loads_sd14(tmp_path):
+    import json
+
+    import torch
+
+    from lolzoo.bases.loading import load_sd_pipeline
+    from lolzoo.bases.standins import SD14_UNET, write_sd14
+    from lolzoo.cli import main
+
+    write_sd14(tmp_path / "sd14", seed=0)
+    out = tmp_path / "bases" / "sd"
+    assert main(["fetch-base", "--kind", "pretrained", "--role", "sd", "--name", "CompVis/stable-diffusion-v1-4",
+                 "--path", str(tmp_path / "sd14"), "--out", str(out)]) == 0
+    assert json.loads((out / "base.json").read_text())["role"] == "sd"
+    pipeline = load_sd_pipeline(out)
+    assert {k: pipeline.unet.config[k] for k in SD14_UNET} == \
+        {k: list(v) if isinstance(v, tuple) else v for k, v in SD14_UNET.items()}
+    assert sum(p.numel() for p in pipeline.unet.parameters()) == PUBLISHED_PARAMETERS["sd14-unet"]
+    assert type(pipeline.scheduler).__name__ == "PNDMScheduler"
+    ids = pipeline.tokenizer(["a photo of a person"], padding="max_length", max_length=77,
+                             return_tensors="pt").input_ids
+    assert ids.shape == (1, 77) and int(ids.max()) < 49408  # within CLIP's embedding table
+    with torch.no_grad():
+        text = pipeline.text_encoder(ids)[0]
+        latents = torch.randn(1, 4, 64, 64, generator=torch.Generator().manual_seed(0))
+        noise = pipeline.unet(latents, 10, encoder_hidden_states=text).sample
+    assert text.shape == (1, 77, 768) and noise.shape == latents.shape and torch.isfinite(noise).all()

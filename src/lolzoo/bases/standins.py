@@ -69,3 +69,37 @@ def meta_models() -> dict:
 def parameter_counts() -> dict[str, int]:
     """Parameters of each stand-in architecture, to set beside PUBLISHED_PARAMETERS."""
     return {name: sum(p.numel() for p in model.parameters()) for name, model in meta_models().items()}
+
+
+def build_sd14(seed: int):
+    """A StableDiffusionPipeline with SD 1.4's architecture and random weights (a function of
+    seed). Its tokenizer is the project's offline CLIP BPE tokenizer in CLIP's file format (a
+    smaller vocabulary than CLIP's 49,408, so its ids index the same embedding table); its
+    scheduler is SD 1.4's PNDM on SD 1.x's noise schedule."""
+    import tempfile
+    from pathlib import Path
+
+    from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from lolzoo.bases.tiny_sd import seeded
+    from lolzoo.bases.tokenizer import load_tokenizer, write_tokenizer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tokenizer = load_tokenizer(write_tokenizer(Path(tmp) / "tokenizer"))
+    with seeded(seed, 1):
+        text_encoder = CLIPTextModel(CLIPTextConfig(**SD14_TEXT_ENCODER)).eval()
+    with seeded(seed, 2):
+        vae = AutoencoderKL(**SD14_VAE).eval()
+    with seeded(seed, 3):
+        unet = UNet2DConditionModel(**SD14_UNET).eval()
+    scheduler = PNDMScheduler(**{k: v for k, v in SD14_SCHEDULER.items() if k != "clip_sample"}, skip_prk_steps=True)
+    return StableDiffusionPipeline(
+        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+
+
+def write_sd14(folder, seed: int = 0) -> None:
+    """SD 1.4's diffusers folder layout (model_index.json, unet/, vae/, text_encoder/, tokenizer/,
+    scheduler/), random weights in safetensors: what `lolzoo fetch-base --role sd --path` places."""
+    build_sd14(seed).save_pretrained(str(folder), safe_serialization=True)
