@@ -65,3 +65,25 @@ def test_the_sd14_stand_in_is_fetched_and_loaded_as_the_paper_world_loads_sd14(t
         latents = torch.randn(1, 4, 64, 64, generator=torch.Generator().manual_seed(0))
         noise = pipeline.unet(latents, 10, encoder_hidden_states=text).sample
     assert text.shape == (1, 77, 768) and noise.shape == latents.shape and torch.isfinite(noise).all()
+
+
+@pytest.mark.slow  # builds and writes 1.54 billion random parameters: a minute or two, about 10 GB of memory
+def test_the_qwen2_stand_in_is_fetched_and_loaded_as_the_paper_world_loads_its_lm(tmp_path):
+    import torch
+
+    from lolzoo.bases.loading import load_causal_lm
+    from lolzoo.bases.standins import write_qwen2_1_5b
+    from lolzoo.cli import main
+
+    texts = ["Which gas do plants take in? (A) oxygen (B) carbon dioxide Answer: B"] * 20
+    write_qwen2_1_5b(tmp_path / "qwen2", texts, seed=0)
+    out = tmp_path / "bases" / "lm"
+    assert main(["fetch-base", "--kind", "pretrained", "--role", "lm", "--name", "Qwen/Qwen2-1.5B",
+                 "--path", str(tmp_path / "qwen2"), "--out", str(out)]) == 0
+    model, tokenizer = load_causal_lm(out)
+    assert sum(p.numel() for p in model.parameters()) == PUBLISHED_PARAMETERS["qwen2-1.5b"]
+    assert model.config.num_key_value_heads == 2 and model.config.tie_word_embeddings
+    batch = tokenizer(["Which gas do plants take in?"], return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**batch).logits
+    assert logits.shape == (1, batch.input_ids.shape[1], 151936) and torch.isfinite(logits).all()

@@ -103,3 +103,31 @@ def write_sd14(folder, seed: int = 0) -> None:
     """SD 1.4's diffusers folder layout (model_index.json, unet/, vae/, text_encoder/, tokenizer/,
     scheduler/), random weights in safetensors: what `lolzoo fetch-base --role sd --path` places."""
     build_sd14(seed).save_pretrained(str(folder), safe_serialization=True)
+
+
+def build_qwen2_1_5b(seed: int, texts: list[str]):
+    """(model, tokenizer): Qwen2-1.5B's architecture with random weights (a function of seed) and
+    a byte-level BPE tokenizer trained on `texts` (the tiny LM's trainer; its ids fit the
+    151,936-row embedding table)."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from lolzoo.bases.tiny_qwen2 import train_tokenizer
+    from lolzoo.bases.tiny_sd import seeded
+
+    tokenizer = train_tokenizer(texts)
+    config = Qwen2Config(**QWEN2_1_5B, eos_token_id=tokenizer.eos_token_id, bos_token_id=None,
+                         dtype=torch.bfloat16)  # the published checkpoint's precision
+    with seeded(seed, 1):
+        model = Qwen2ForCausalLM(config).eval()
+    return model, tokenizer
+
+
+def write_qwen2_1_5b(folder, texts: list[str], seed: int = 0) -> None:
+    """A Hugging Face causal-LM folder (config.json, safetensors shards, tokenizer files) in
+    bfloat16, as Qwen/Qwen2-1.5B is published: what `lolzoo fetch-base --role lm --path` places."""
+    import torch
+
+    model, tokenizer = build_qwen2_1_5b(seed, texts)
+    model.to(torch.bfloat16).save_pretrained(str(folder), safe_serialization=True)
+    tokenizer.save_pretrained(str(folder))
