@@ -87,3 +87,21 @@ def test_the_qwen2_stand_in_is_fetched_and_loaded_as_the_paper_world_loads_its_l
     with torch.no_grad():
         logits = model(**batch).logits
     assert logits.shape == (1, batch.input_ids.shape[1], 151936) and torch.isfinite(logits).all()
+
+
+def test_the_clip_stand_in_is_fetched_and_scores_as_the_paper_worlds_scorer(tmp_path):
+    import torch
+
+    from lolzoo.bases.loading import load_clip_scorer
+    from lolzoo.bases.standins import write_clip_vit_b_16
+    from lolzoo.cli import main
+
+    write_clip_vit_b_16(tmp_path / "open_clip_model.safetensors", seed=0)
+    out = tmp_path / "bases" / "clip"
+    assert main(["fetch-base", "--kind", "pretrained", "--role", "clip", "--name", "ViT-B-16/openai",
+                 "--path", str(tmp_path / "open_clip_model.safetensors"), "--out", str(out)]) == 0
+    scorer = load_clip_scorer(out)
+    assert scorer.image_size == 224
+    images = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))  # resized to 224 by the scorer
+    scores = scorer.clip_score(images, ["a photo of a person", "a photo of the digit three"])
+    assert scores.shape == (2,) and torch.isfinite(scores).all()

@@ -131,3 +131,16 @@ def write_qwen2_1_5b(folder, texts: list[str], seed: int = 0) -> None:
     model, tokenizer = build_qwen2_1_5b(seed, texts)
     model.to(torch.bfloat16).save_pretrained(str(folder), safe_serialization=True)
     tokenizer.save_pretrained(str(folder))
+
+
+def write_clip_vit_b_16(path, seed: int = 0) -> None:
+    """One open_clip weights file (safetensors) of ViT-B/16 with random weights and the QuickGELU
+    of OpenAI's weights: what `lolzoo fetch-base --role clip --name ViT-B-16/openai --path` places."""
+    import open_clip
+    from safetensors.torch import save_file
+
+    from lolzoo.bases.tiny_sd import seeded
+
+    with seeded(seed, 1):
+        model = open_clip.create_model(OPEN_CLIP_MODEL, pretrained=None, force_quick_gelu=True).eval()
+    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(path))
