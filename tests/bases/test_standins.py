@@ -105,3 +105,24 @@ def test_the_clip_stand_in_is_fetched_and_scores_as_the_paper_worlds_scorer(tmp_
     images = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))  # resized to 224 by the scorer
     scores = scorer.clip_score(images, ["a photo of a person", "a photo of the digit three"])
     assert scores.shape == (2,) and torch.isfinite(scores).all()
+
+
+def test_build_standins_writes_each_part_and_records_its_size(tmp_path, capsys):
+    import json
+
+    from lolzoo.cli import main
+
+    out = tmp_path / "standins"
+    args = ["build-standins", "--out", str(out), "--parts", "celeba", "imagenette", "clip",
+            "--identities", "2", "--images-per-class", "2"]
+    assert main(args) == 0
+    assert (out / "CelebA" / "list_attr_celeba.txt").is_file() and (out / "imagenette2" / "train").is_dir()
+    record = json.loads((out / "standins.json").read_text())
+    assert record["clip"]["clip-vit-b-16"] == {"parameters": 149_620_737, "published": 149_620_737}
+    assert record["celeba"] == {"folder": "CelebA", "seed": 0}
+    before = (out / "CelebA" / "identity_CelebA.txt").read_text()
+    assert main(args[:5] + ["--identities", "3"]) != 0  # already there: nothing replaced without --overwrite
+    assert "already written; pass --overwrite" in capsys.readouterr().err
+    assert (out / "CelebA" / "identity_CelebA.txt").read_text() == before
+    assert main(args[:5] + ["--identities", "3", "--overwrite"]) == 0
+    assert (out / "CelebA" / "identity_CelebA.txt").read_text() != before
