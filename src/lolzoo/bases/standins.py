@@ -48,27 +48,29 @@ PUBLISHED_PARAMETERS = {
 }
 
 
-def meta_models() -> dict:
-    """Each stand-in architecture as a module on the meta device (shapes only, nothing allocated)."""
+def meta_models(names=None) -> dict:
+    """The named stand-in architectures (all of PUBLISHED_PARAMETERS by default) as modules on
+    the meta device (shapes only, nothing allocated)."""
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from open_clip import get_model_config
     from open_clip.model import CLIP
     from transformers import CLIPTextConfig, CLIPTextModel, Qwen2Config, Qwen2ForCausalLM
 
+    builders = {
+        "sd14-unet": lambda: UNet2DConditionModel(**SD14_UNET),
+        "sd14-vae": lambda: AutoencoderKL(**SD14_VAE),
+        "sd14-text-encoder": lambda: CLIPTextModel(CLIPTextConfig(**SD14_TEXT_ENCODER)),
+        "clip-vit-b-16": lambda: CLIP(**get_model_config(OPEN_CLIP_MODEL)),
+        "qwen2-1.5b": lambda: Qwen2ForCausalLM(Qwen2Config(**QWEN2_1_5B)),
+    }
     with torch.device("meta"):
-        return {
-            "sd14-unet": UNet2DConditionModel(**SD14_UNET),
-            "sd14-vae": AutoencoderKL(**SD14_VAE),
-            "sd14-text-encoder": CLIPTextModel(CLIPTextConfig(**SD14_TEXT_ENCODER)),
-            "clip-vit-b-16": CLIP(**get_model_config(OPEN_CLIP_MODEL)),
-            "qwen2-1.5b": Qwen2ForCausalLM(Qwen2Config(**QWEN2_1_5B)),
-        }
+        return {name: builders[name]() for name in (builders if names is None else names)}
 
 
-def parameter_counts() -> dict[str, int]:
-    """Parameters of each stand-in architecture, to set beside PUBLISHED_PARAMETERS."""
-    return {name: sum(p.numel() for p in model.parameters()) for name, model in meta_models().items()}
+def parameter_counts(names=None) -> dict[str, int]:
+    """Parameters of the named stand-in architectures (all by default), to set beside PUBLISHED_PARAMETERS."""
+    return {name: sum(p.numel() for p in model.parameters()) for name, model in meta_models(names).items()}
 
 
 def build_sd14(seed: int):
@@ -76,27 +78,15 @@ def build_sd14(seed: int):
     seed). Its tokenizer is the project's offline CLIP BPE tokenizer in CLIP's file format (a
     smaller vocabulary than CLIP's 49,408, so its ids index the same embedding table); its
     scheduler is SD 1.4's PNDM on SD 1.x's noise schedule."""
-    import tempfile
-    from pathlib import Path
-
-    from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from lolzoo.bases.tiny_sd import seeded
-    from lolzoo.bases.tokenizer import load_tokenizer, write_tokenizer
+    from lolzoo.bases.tiny_sd import seeded_pipeline
 
-    with tempfile.TemporaryDirectory() as tmp:
-        tokenizer = load_tokenizer(write_tokenizer(Path(tmp) / "tokenizer"))
-    with seeded(seed, 1):
-        text_encoder = CLIPTextModel(CLIPTextConfig(**SD14_TEXT_ENCODER)).eval()
-    with seeded(seed, 2):
-        vae = AutoencoderKL(**SD14_VAE).eval()
-    with seeded(seed, 3):
-        unet = UNet2DConditionModel(**SD14_UNET).eval()
     scheduler = PNDMScheduler(**{k: v for k, v in SD14_SCHEDULER.items() if k != "clip_sample"}, skip_prk_steps=True)
-    return StableDiffusionPipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    return seeded_pipeline(seed, lambda _: CLIPTextModel(CLIPTextConfig(**SD14_TEXT_ENCODER)),
+                           lambda: AutoencoderKL(**SD14_VAE).eval(), lambda: UNet2DConditionModel(**SD14_UNET).eval(),
+                           scheduler)
 
 
 def write_sd14(folder, seed: int = 0) -> None:

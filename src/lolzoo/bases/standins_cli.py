@@ -56,7 +56,7 @@ def run(args) -> int:
         print(f"wrote the {part} stand-in to {args.out / FOLDERS[part]}")
     record_path = args.out / "standins.json"
     record = json.loads(record_path.read_text()) if record_path.is_file() else {}
-    counts = standins.parameter_counts()
+    counts = standins.parameter_counts([m for part in args.parts for m in MODEL_OF.get(part, ())])
     for part in args.parts:
         record[part] = {"folder": FOLDERS[part], "seed": args.seed}
         for model in MODEL_OF.get(part, ()):

@@ -148,22 +148,28 @@ def training_scheduler(pipeline):
 
 def build_tiny_sd(seed: int, config: TinySDConfig | dict | None = None):
     """A StableDiffusionPipeline with random weights that are a pure function of (seed, config)."""
-    from diffusers import StableDiffusionPipeline
-
     if not isinstance(config, TinySDConfig):
         config = TinySDConfig.from_dict(config)
+    return seeded_pipeline(seed, lambda tokenizer: build_text_encoder(config, tokenizer), lambda: build_vae(config),
+                           lambda: build_unet(config, cross_attention_dim=config.text_hidden), sampling_scheduler())
+
+
+def seeded_pipeline(seed: int, text_encoder, vae, unet, scheduler):
+    """A StableDiffusionPipeline of the project's offline CLIP BPE tokenizer and the components
+    the builders make (text_encoder(tokenizer), vae(), unet()), each on its own seed stream."""
+    from diffusers import StableDiffusionPipeline
+
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer = load_tokenizer(write_tokenizer(Path(tmp) / "tokenizer"))
     with seeded(seed, 1):
-        text_encoder = build_text_encoder(config, tokenizer)
+        text_encoder = text_encoder(tokenizer).eval()
     with seeded(seed, 2):
-        vae = build_vae(config)
+        vae = vae()
     with seeded(seed, 3):
-        unet = build_unet(config, cross_attention_dim=config.text_hidden)
+        unet = unet()
     return StableDiffusionPipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-        scheduler=sampling_scheduler(), safety_checker=None, feature_extractor=None,
-        requires_safety_checker=False)
+        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False)
 
 
 def save_tiny_sd(pipeline, folder: str | Path) -> None:
