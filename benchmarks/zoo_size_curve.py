@@ -73,7 +73,7 @@ def train_zoo(config: dict, entry: dict, recipes: list[dict], base_dir: Path) ->
 def curve_rows(names, loras, labels, zoo: str, tasks: list[tuple], models: list[str], sizes: list[int],
                folds: int) -> list[dict]:
     """One row per (size, task, model): the cross-validated mean and interval on the first `size` LoRAs."""
-    rows = []
+    rows, kinds = [], {task: kind for task, kind, _, _ in tasks}
     for size in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "pilot.parquet"
@@ -81,7 +81,6 @@ def curve_rows(names, loras, labels, zoo: str, tasks: list[tuple], models: list[
             began = time.perf_counter()
             scores = cv_scores(path, tasks, models, folds)
         print(f"  fits on {size} LoRAs: {time.perf_counter() - began:.0f} s", file=sys.stderr)
-        kinds = {task: kind for task, kind, _, _ in tasks}
         for (task, model), (mean, low, high) in scores.items():
             rows.append({"loras": size, "task": task, "metric": TASK_METRIC[kinds[task]], "model": model,
                          "mean": mean, "low": low, "high": high})

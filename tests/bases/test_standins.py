@@ -124,5 +124,7 @@ def test_build_standins_writes_each_part_and_records_its_size(tmp_path, capsys):
     assert main(args[:5] + ["--identities", "3"]) != 0  # already there: nothing replaced without --overwrite
     assert "already written; pass --overwrite" in capsys.readouterr().err
     assert (out / "CelebA" / "identity_CelebA.txt").read_text() == before
+    assert main(args[:5] + ["--identities", "0", "--overwrite"]) != 0
+    assert "--identities and --images-per-class must be at least 1" in capsys.readouterr().err
     assert main(args[:5] + ["--identities", "3", "--overwrite"]) == 0
     assert (out / "CelebA" / "identity_CelebA.txt").read_text() != before
