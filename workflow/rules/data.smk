@@ -2,6 +2,8 @@
 # class) and the labels that follow from them (attributes by majority, present classes),
 # one folder per LoRA inside its shard's folder.
 rule finetune_data:
+    input:
+        standin=bound(plan.data_standin, "zoo"),
     output:
         directory(f"{RESULTS}/{{zoo}}/data/{{shard}}"),
     params:

@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from lolzoo.config.standins import STANDIN_FOLDERS as FOLDERS
 from lolzoo.errors import UserError
 from lolzoo.io import atomic_dir, atomic_write_json
 
-PARTS = ("sd", "clip", "lm", "celeba", "imagenette")
-FOLDERS = {"sd": "sd14", "clip": "clip", "lm": "qwen2-1.5b", "celeba": "CelebA", "imagenette": "imagenette2"}
+PARTS = tuple(FOLDERS)
 MODEL_OF = {"sd": ("sd14-unet", "sd14-vae", "sd14-text-encoder"), "clip": ("clip-vit-b-16",), "lm": ("qwen2-1.5b",)}
 
 

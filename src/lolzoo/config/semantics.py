@@ -7,6 +7,7 @@ from pathlib import Path
 
 from lolzoo.config.errors import ConfigError
 from lolzoo.config.kinds import ARC_DATA_KINDS, DIFFUSION_TYPES, LANGUAGE_TYPES, PRETRAINED_BY_THE_WORKFLOW
+from lolzoo.config.standins import STANDIN_FOLDERS, STANDINS_DIR, standin_folder
 
 
 def check_semantics(config: dict, base_dir: Path) -> None:
@@ -185,15 +186,23 @@ def _check_paths(config: dict, base_dir: Path) -> None:
     its data, while a typo in a path a user did give fails at once, naming the key. Only cheap
     checks happen here: existence, and the few entries a CelebA/Imagenette root must hold.
     """
+    made_here = {}  # paths into the stand-ins the workflow builds first (issue 20): not there yet
     for section, key in (("data", "root"), ("bases", "path")):
         for name, entry in config[section].items():
             value = entry.get(key)
+            folder = standin_folder(config, value)
+            if folder is not None:
+                if folder.rsplit("/", 1)[1] not in STANDIN_FOLDERS.values():
+                    raise ConfigError(f"config key '{section}.{name}.{key}': '{value}' is in {STANDINS_DIR}/ but in "
+                                      f"no stand-in folder (the workflow builds {', '.join(STANDIN_FOLDERS.values())})")
+                made_here[(section, name)] = folder
+                continue
             if value is not None and not (base_dir / value).exists():
                 raise ConfigError(f"config key '{section}.{name}.{key}': path '{value}' does not exist "
                                   f"(relative paths are taken from {base_dir})")
     for name, entry in config["data"].items():
         root = entry.get("root")
-        if root is not None and entry["kind"] in DATA_LAYOUT:
+        if root is not None and entry["kind"] in DATA_LAYOUT and ("data", name) not in made_here:
             missing = [part for part in DATA_LAYOUT[entry["kind"]] if not (base_dir / root / part).exists()]
             if missing:
                 raise ConfigError(f"config key 'data.{name}.root': '{root}' is not a {entry['kind']} folder "

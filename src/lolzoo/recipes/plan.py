@@ -15,6 +15,7 @@ import json
 import shlex
 
 from lolzoo.config.kinds import ARC_WHEEL, DIFFUSION_TYPES, EVALUATED_TYPES, LANGUAGE_TYPES, PRODUCED_TYPES
+from lolzoo.config.standins import STANDIN_FOLDERS, STANDINS_DIR, standin_folder
 from lolzoo.recipes.job import make_job
 from lolzoo.recipes.zoos import zoo_recipes, zoo_shards
 
@@ -174,6 +175,34 @@ def pretrained_base_roles(config: dict) -> dict[str, str]:
             if zoo.get(key) and config["bases"][zoo[key]]["kind"] == "pretrained":
                 roles[zoo[key]] = role
     return roles
+
+
+# ---- Stand-ins (issue 20): the paper's bases and data at their shapes, built by the workflow --
+
+def standin_parts(config: dict) -> list[str]:
+    """The stand-in parts (sd, clip, lm, celeba, imagenette) the config's base paths and data
+    roots point into, in build order; none without a `standins` section."""
+    folders = {standin_folder(config, entry.get(key))
+               for section, key in (("bases", "path"), ("data", "root")) for entry in config[section].values()}
+    return [part for part, folder in STANDIN_FOLDERS.items() if f"{STANDINS_DIR}/{folder}" in folders]
+
+
+def standin_outputs(config: dict) -> list[str]:
+    """The folders the build_standins job writes: one per part the config uses."""
+    return [f"{STANDINS_DIR}/{STANDIN_FOLDERS[part]}" for part in standin_parts(config)]
+
+
+def base_standin(config: dict, base: str) -> list[str]:
+    """The stand-in folder a fetched base is linked from (an input of its fetch), if any."""
+    folder = standin_folder(config, config["bases"][base].get("path"))
+    return [folder] if folder else []
+
+
+def data_standin(config: dict, zoo: str) -> list[str]:
+    """The stand-in folder a zoo's finetuning data is read from (an input of its data jobs), if any."""
+    data = config["zoos"][zoo].get("data")
+    folder = standin_folder(config, config["data"][data].get("root")) if data else None
+    return [folder] if folder else []
 
 
 # ---- LoL fits and their report --------------------------------------------------------------
