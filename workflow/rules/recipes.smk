@@ -9,6 +9,8 @@ rule recipes:
         "recipes of {wildcards.zoo}"
     log:
         f"{RESULTS}/logs/{{zoo}}/recipes.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/recipes/{{zoo}}.tsv"
     threads: 1
     resources:
         mem_mb=1000,

@@ -90,6 +90,8 @@ rule reliability:
         "reliability of the labels of {wildcards.zoo}"
     log:
         f"{RESULTS}/logs/{{zoo}}/reliability.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/reliability/{{zoo}}.tsv"
     threads: 1
     resources:
         **SMALL_JOB,

@@ -40,6 +40,8 @@ rule compare_lol:
         "compare the fits on {wildcards.zoo}"
     log:
         f"{RESULTS}/logs/{{zoo}}/compare_lol.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/compare_lol/{{zoo}}.tsv"
     threads: 1
     resources:
         **REPORT_JOB,
@@ -73,6 +75,8 @@ rule plot_learning_curves_lol:
         "plot the learning curves on {wildcards.zoo}"
     log:
         f"{RESULTS}/logs/{{zoo}}/plot_learning_curves_lol.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/plot_learning_curves_lol/{{zoo}}.tsv"
     threads: 1
     resources:
         **REPORT_JOB,
@@ -102,6 +106,8 @@ rule plot_lol:
         "plot the comparison on {wildcards.zoo}"
     log:
         f"{RESULTS}/logs/{{zoo}}/plot_lol.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/plot_lol/{{zoo}}.tsv"
     threads: 1
     resources:
         **REPORT_JOB,
@@ -130,6 +136,8 @@ rule plot_predictions_lol:
         "plot predicted vs true on {wildcards.zoo}"
     log:
         f"{RESULTS}/logs/{{zoo}}/plot_predictions_lol.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/plot_predictions_lol/{{zoo}}.tsv"
     threads: 1
     resources:
         **REPORT_JOB,
@@ -158,6 +166,8 @@ rule plot_labels_lol:
         "plot accuracy per label on {wildcards.zoo}"
     log:
         f"{RESULTS}/logs/{{zoo}}/plot_labels_lol.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/plot_labels_lol/{{zoo}}.tsv"
     threads: 1
     resources:
         **REPORT_JOB,
@@ -192,6 +202,8 @@ rule plot_extremes_lol:
         "plot the best and worst predicted LoRAs of {wildcards.zoo}"
     log:
         f"{RESULTS}/logs/{{zoo}}/plot_extremes_lol.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/plot_extremes_lol/{{zoo}}.tsv"
     threads: 1
     resources:  # the evaluation's pipeline, for a few LoRAs: its memory, a GPU where it has one
         gpu=config["gpus_per_job"],
@@ -234,6 +246,8 @@ rule rank_generalisation_lol:
         "rank generalisation on {wildcards.zoo}"
     log:
         f"{RESULTS}/logs/{{zoo}}/rank_generalisation_lol.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/rank_generalisation_lol/{{zoo}}.tsv"
     threads: 1
     resources:
         **REPORT_JOB,
@@ -267,6 +281,8 @@ rule transfer_lol:
         "transfer of the fits on {wildcards.zoo} to its siblings"
     log:
         f"{RESULTS}/logs/{{zoo}}/transfer_lol.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/transfer_lol/{{zoo}}.tsv"
     threads: 1
     resources:
         **REPORT_JOB,
@@ -301,6 +317,8 @@ rule speedup_lol:
         "speed-up of the LoL models on {wildcards.zoo}"
     log:
         f"{RESULTS}/logs/{{zoo}}/speedup_lol.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/speedup_lol/{{zoo}}.tsv"
     threads: 1
     resources:
         **SMALL_JOB,
@@ -331,6 +349,8 @@ rule runtime_scaling:
         "LoL runtime scaling"
     log:
         f"{RESULTS}/logs/runtime_scaling.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/runtime_scaling/all.tsv"
     threads: 1
     resources:
         mem_mb=lambda wildcards: plan.runtime_scaling_mem_mb(config),
@@ -366,6 +386,8 @@ rule summarize_zoo:
         "summarize zoo {wildcards.zoo}"
     log:
         f"{RESULTS}/logs/{{zoo}}/summarize_zoo.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/summarize_zoo/{{zoo}}.tsv"
     threads: 1
     resources:
         **REPORT_JOB,
@@ -394,6 +416,8 @@ rule results_doc:
         "write the results document"
     log:
         f"{RESULTS}/logs/results_doc.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/results_doc/all.tsv"
     threads: 1
     resources:
         **REPORT_JOB,

@@ -12,6 +12,8 @@ rule synthesize_loras:
         "synthesize LoRAs {wildcards.shard}"
     log:
         f"{RESULTS}/logs/{{zoo}}/synthesize/{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/synthesize_loras/{{zoo}}/{{shard}}.tsv"
     threads: 1
     resources:
         mem_mb=1000,
