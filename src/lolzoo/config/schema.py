@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -56,6 +57,9 @@ def describe(error: jsonschema.ValidationError) -> str:
     if error.validator in ("additionalProperties", "unevaluatedProperties"):
         allowed = sorted(error.schema.get("properties", {}))
         unknown = [k for k in error.instance if k not in allowed] if isinstance(error.instance, dict) else []
+        if error.validator == "unevaluatedProperties":  # keys a matching branch defines are known too
+            named = set(re.findall(r"'([^']*)'", error.message.partition("(")[2]))
+            unknown = [k for k in unknown if k in named] or unknown
         prefix = key_of(error)
         names = ", ".join(f"'{k}'" if prefix == "(top level)" else f"'{prefix}.{k}'" for k in unknown)
         hint = f" (known keys here: {', '.join(allowed)})" if allowed else ""
@@ -63,10 +67,23 @@ def describe(error: jsonschema.ValidationError) -> str:
     return f"config key '{key_of(error)}': {error.message}"
 
 
+def follows_from_a_deeper_error(error: jsonschema.ValidationError, errors) -> bool:
+    """An unevaluatedProperties error of an object that also holds a broken value: a zoo type's
+    branch that fails on one value (say a bad `precision`) leaves every key it defines unevaluated,
+    so they would all be reported as unknown, hiding the one real problem."""
+    if error.validator != "unevaluatedProperties":
+        return False
+    path = list(error.absolute_path)
+    return any(len(other.absolute_path) > len(path) and list(other.absolute_path)[:len(path)] == path
+               for other in errors)
+
+
 def validate_schema(config: dict) -> dict:
     """Validate in place (defaults filled); raise ConfigError naming the first broken key."""
     validator = DefaultFillingValidator(load_schema())
-    errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    errors = list(validator.iter_errors(config))
+    errors = [e for e in errors if not follows_from_a_deeper_error(e, errors)]
+    errors = sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if errors:
         lines = [describe(e) for e in errors]
         more = f" (and {len(lines) - 1} more problem(s): {'; '.join(lines[1:4])})" if len(lines) > 1 else ""

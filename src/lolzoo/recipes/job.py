@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from lolzoo.config.kinds import DEFAULT_PRECISION, PRECISIONS
 from lolzoo.errors import LolzooError
 from lolzoo.recipes.arg_files import write_arg_file
 
@@ -110,6 +111,17 @@ def per_recipe(job: dict, settings_of):
     `where` ("recipes[i]") names the recipe in errors."""
     lora, targets = job["zoo"].get("lora") or {}, target_modules(job)
     return [settings_of(recipe, f"recipes[{number}]", lora, targets) for number, recipe in enumerate(job["recipes"])]
+
+
+def precision(job: dict) -> str:
+    """The zoo's training precision (lolzoo.config.kinds.PRECISIONS); absent or null: fp32."""
+    value = job["zoo"].get("precision")
+    if value is None:
+        return DEFAULT_PRECISION
+    if value not in PRECISIONS:
+        raise JobError(f"zoo.precision = {value!r} is not one of {', '.join(PRECISIONS)} "
+                       "(the config key zoos.<zoo>.precision)")
+    return value
 
 
 def rank_and_alpha(recipe: dict, where: str, lora: dict) -> tuple[int, float]:
