@@ -9,7 +9,7 @@ rule finetune_diffusion:
     output:
         directory(f"{RESULTS}/{{zoo}}/loras/{{shard}}"),
     params:
-        job=shard_job_file("finetune", "lora", "prior_preservation"),
+        job=shard_job_file("finetune", "lora", "prior_preservation", "precision"),
     wildcard_constraints:
         zoo=zoos_of(*DIFFUSION_TYPES),
     message:
@@ -38,7 +38,7 @@ rule evaluate_diffusion:
         labels=directory(f"{RESULTS}/{{zoo}}/labels/{{shard}}"),
         samples=directory(f"{RESULTS}/{{zoo}}/samples/{{shard}}"),
     params:
-        job=shard_job_file("evaluate", "evaluation"),
+        job=shard_job_file("evaluate", "evaluation", "precision"),
         samples_per_shard=2,
     wildcard_constraints:
         zoo=MEASURED_DIFFUSION_PATTERN,

@@ -195,7 +195,7 @@ rule plot_extremes_lol:
         json=f"{RESULTS}/report/{{zoo}}/extremes.json",
     params:
         loras=inputs_file("loras"),
-        job=base_job_file("extremes", "evaluation"),
+        job=base_job_file("extremes", "evaluation", "precision"),
     wildcard_constraints:
         zoo=EXTREMES_ZOO_PATTERN,
     message:

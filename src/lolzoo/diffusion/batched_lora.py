@@ -16,6 +16,7 @@ the same function and the same trained factors as the unpadded one.
 `BatchedAdamW` is torch's AdamW (single-tensor algorithm, diffusers' example defaults) applied
 to the LoRA slices that step now, each with its own learning rate and step count, after
 `clip_grad_norm_per_lora` clips each LoRA's gradient on its own (max norm over its modules only).
+In fp16 training `BatchedGradScaler` is torch's GradScaler with one loss scale per LoRA.
 """
 
 from __future__ import annotations
@@ -183,6 +184,53 @@ def clip_grad_norm_per_lora(parameters, loras: torch.Tensor, max_norm: float = M
             shape = (-1,) + (1,) * (p.ndim - 1)
             p.grad[loras] = p.grad[loras] * coefficients.view(shape).to(p.grad.dtype)
     return norms
+
+
+class BatchedGradScaler:
+    """torch.amp.GradScaler's dynamic loss scaling (its defaults), one scale per LoRA of a shard.
+
+    For fp16 mixed precision (diffusers' example trains so under --mixed_precision fp16). LoRA
+    k's loss is multiplied by its own scale before the backward; its factors' gradients come from
+    its own samples only, so an overflow in one LoRA's backward touches that LoRA alone, and each
+    LoRA skips steps and changes its scale exactly as GradScaler would in its lone run. At a
+    LoRA's optimiser step: `unscale_` divides its gradient slices by its scale and reports whether
+    they are all finite; the step is taken only if so (a skipped step leaves AdamW's step count
+    as it was, as GradScaler.step skips optimizer.step); `update` halves the scale after an
+    overflow and doubles it after `growth_interval` finite steps in a row.
+    """
+
+    def __init__(self, count: int, device, init_scale: float = 2.0 ** 16, growth_factor: float = 2.0,
+                 backoff_factor: float = 0.5, growth_interval: int = 2000):
+        self.scales = torch.full((count,), float(init_scale), dtype=torch.float32, device=device)
+        self.growth_tracker = torch.zeros(count, dtype=torch.int64, device=device)
+        self.growth_factor, self.backoff_factor, self.growth_interval = growth_factor, backoff_factor, growth_interval
+
+    def scale(self, k: int) -> torch.Tensor:
+        """LoRA k's current loss scale (a 0-d float32 tensor)."""
+        return self.scales[k]
+
+    @torch.no_grad()
+    def unscale_(self, parameters, loras: torch.Tensor) -> torch.Tensor:
+        """Divide the gradient slices [k] of every k in `loras` by k's scale; (len(loras),) True where all are finite."""
+        inverse = self.scales[loras].double().reciprocal().float()
+        finite = torch.ones(len(loras), dtype=torch.bool, device=loras.device)
+        for p in parameters:
+            if p.grad is not None:
+                shape = (-1,) + (1,) * (p.ndim - 1)
+                grad = p.grad[loras] * inverse.view(shape).to(p.grad.dtype)
+                finite &= torch.isfinite(grad).flatten(1).all(1)
+                p.grad[loras] = grad
+        return finite
+
+    @torch.no_grad()
+    def update(self, loras: torch.Tensor, finite: torch.Tensor) -> None:
+        """After the step of `loras`: back off where it overflowed, grow after growth_interval clean steps."""
+        scales, tracker = self.scales[loras], self.growth_tracker[loras]
+        tracker = torch.where(finite, tracker + 1, torch.zeros_like(tracker))
+        grow = tracker >= self.growth_interval
+        scales = torch.where(finite, torch.where(grow, scales * self.growth_factor, scales), scales * self.backoff_factor)
+        self.scales[loras] = scales
+        self.growth_tracker[loras] = torch.where(grow, torch.zeros_like(tracker), tracker)
 
 
 class BatchedAdamW:

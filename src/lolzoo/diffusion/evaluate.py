@@ -123,6 +123,15 @@ def load_lora_into(pipeline, lora_dir: str | Path, lora: Lora) -> None:
         raise LoraMismatchError(f"{lora_dir}: loading the LoRA leaves the UNet's output unchanged (B is zero?)")
 
 
+def place_pipeline(pipeline, device: torch.device, precision: str = "fp32"):
+    """The pipeline on `device`, cast to the zoo's half dtype in fp16 or bf16 (how images are
+    generated on a GPU); in fp32 only moved. Loaded LoRAs stay float32 (batched_lora)."""
+    from lolzoo.runtime import weight_dtype
+
+    dtype = weight_dtype(precision)
+    return pipeline.to(device) if dtype is None else pipeline.to(device, dtype)
+
+
 def use_sampler(pipeline, sampler: str) -> None:
     """Sample with `sampler` ("base": the pipeline's own scheduler), built from the pipeline's
     scheduler config so that the noise schedule stays the base's."""

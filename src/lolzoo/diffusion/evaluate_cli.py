@@ -16,6 +16,11 @@ is loaded, nothing is sampled, --base and --clip are not needed (label files wit
 
 --seed replaces the job's evaluation seed (zoo.evaluation.seed): the same LoRAs, prompts and
 settings under other sampling noise, as the reliability re-measurement evaluates a sample.
+
+The job's zoo.precision (absent: fp32) is also the sampling precision: in fp16 or bf16 the
+pipeline is cast to that dtype, as images are usually generated on a GPU (the LoRA factors stay
+float32 and are applied in the pipeline's dtype); the CLIP model scores in float32, on the GPU
+when there is one.
 """
 
 from __future__ import annotations
@@ -49,12 +54,13 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     started = time.perf_counter()
-    from lolzoo.diffusion.job import evaluation_settings, lora_ids, parse_job
+    from lolzoo.diffusion.job import evaluation_settings, lora_ids, parse_job, precision
 
     job = parse_job(args.job)
     if "evaluation" not in job["zoo"]:
         return _label_by_data(job, args, started)
     settings = evaluation_settings(job)
+    mixed = precision(job)
     if args.base is None or args.clip is None:
         raise LolzooError("--base and --clip are needed: the job's zoo has an evaluation to sample and score")
     if args.seed is not None:
@@ -72,13 +78,18 @@ def run(args) -> int:
             raise LolzooError(f"{folder}: no such folder")
 
     from lolzoo.bases.loading import load_clip_scorer, load_sd_pipeline
-    from lolzoo.diffusion.evaluate import clip_scores, generate, image_grid, load_shard, use_sampler
-    from lolzoo.runtime import pick_device, progress_enabled, quiet_library_progress
+    from lolzoo.diffusion.evaluate import clip_scores, generate, image_grid, load_shard, place_pipeline, use_sampler
+    from lolzoo.runtime import pick_device, precision_note, progress_enabled, quiet_library_progress
     from lolzoo.io import atomic_dir, atomic_write_json
 
     quiet_library_progress()
-    pipeline = load_sd_pipeline(args.base).to(pick_device())  # tiny or SD 1.x, by the folder's base.json
-    clip = load_clip_scorer(args.clip)  # tiny CLIP or open_clip ViT-B-16; scores on the CPU
+    device = pick_device()
+    if precision_note(device, mixed):
+        print(precision_note(device, mixed), flush=True)
+    pipeline = place_pipeline(load_sd_pipeline(args.base), device, mixed)  # tiny or SD 1.x, by its base.json
+    clip = load_clip_scorer(args.clip)  # tiny CLIP (on the CPU) or open_clip ViT-B-16 (on the device)
+    if hasattr(clip, "to"):
+        clip = clip.to(device)
     use_sampler(pipeline, settings.sampler)
     shard = load_shard(pipeline, loras, names)
     images = generate(pipeline, shard, settings, show_progress=progress_enabled())
@@ -92,7 +103,8 @@ def run(args) -> int:
                 image_grid(lora_images[:len(settings.prompts)]).save(staging / f"{name}.png")
             atomic_write_json(staging / "prompts.json", list(settings.prompts))
     print(f"{len(names)} LoRAs: CLIP score {min(scores):.2f} to {max(scores):.2f} over {len(settings.prompts)} "
-          f"prompts × {settings.images_per_prompt} image(s) ({time.perf_counter() - started:.1f} s), wrote {args.out}")
+          f"prompts × {settings.images_per_prompt} image(s) on {device} in {mixed} "
+          f"({time.perf_counter() - started:.1f} s), wrote {args.out}")
     return 0
 
 

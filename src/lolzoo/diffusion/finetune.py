@@ -26,6 +26,15 @@ timesteps, then the same four for its class samples), its own loss (the mean ove
 its own accumulation count, gradient clipping and AdamW learning rate and step count; it leaves
 the batch after its last step. The base UNet has no batch statistics, so a LoRA trained in a
 shard is the LoRA trained alone, up to float rounding; on CPU the same shard gives the same bytes.
+
+Precision (the zoo's `precision`, lolzoo.runtime) is diffusers' --mixed_precision: in fp16 or
+bf16 the frozen text encoder, VAE and UNet are cast to that dtype (half the memory), the UNet's
+forward runs under torch.autocast, and the LoRA factors, their gradients and AdamW's state stay
+float32, as the example's cast_training_params keeps them; the loss is taken in float32. fp16
+scales each LoRA's loss with its own dynamic scale (batched_lora.BatchedGradScaler), so a LoRA
+whose gradient overflows skips that step alone (FinetuneResult.skipped_steps). The random draws
+are the same in every precision (noise and latent samples are drawn in float32). fp32 is the
+training above, bit for bit.
 """
 
 from __future__ import annotations
@@ -35,9 +44,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from lolzoo.diffusion.batched_lora import BatchedAdamW, BatchedLora, LoraShape, clip_grad_norm_per_lora
+from lolzoo.diffusion.batched_lora import (BatchedAdamW, BatchedGradScaler, BatchedLora, LoraShape,
+                                          clip_grad_norm_per_lora)
 from lolzoo.diffusion.job import PriorPreservation, TrainingSettings
 from lolzoo.lora import Lora
+from lolzoo.runtime import autocast, needs_loss_scaling, weight_dtype
 
 ENCODE_CHUNK = 64  # images per VAE forward when the shard's images are encoded
 CLASS_CHUNK = 64  # class images per pipeline call: bounds memory, not results
@@ -50,6 +61,7 @@ class FinetuneResult:
     samples: int = 0  # samples it trained on (steps × accumulation × batch size, twice that with prior
     # preservation's class samples): its share of the shard's batched forwards
     prior_losses: list[float] | None = None  # with prior preservation: the class MSE per step, unweighted
+    skipped_steps: int = 0  # fp16: optimiser steps skipped because the scaled gradient overflowed
 
 
 @dataclass
@@ -89,7 +101,7 @@ def latent_distributions(vae, images: list[torch.Tensor], device) -> list[tuple[
     stacked = torch.cat(images)
     means, stds = [], []
     for start in range(0, len(stacked), ENCODE_CHUNK):
-        posterior = vae.encode(stacked[start:start + ENCODE_CHUNK].to(device)).latent_dist
+        posterior = vae.encode(stacked[start:start + ENCODE_CHUNK].to(device, vae.dtype)).latent_dist
         means.append(posterior.mean)
         stds.append(posterior.std)
     mean, std = torch.cat(means), torch.cat(stds)
@@ -128,12 +140,12 @@ def generate_class_images(pipeline, prior: PriorPreservation, device: torch.devi
 
 
 def finetune_shard(pipeline, images: list[torch.Tensor], settings: list[TrainingSettings], device: torch.device,
-                   progress=None, prior: PriorPreservation | None = None) -> ShardResult:
+                   progress=None, prior: PriorPreservation | None = None, precision: str = "fp32") -> ShardResult:
     """Train LoRA k on images[k] ((N_k, 3, H, W) in [-1, 1]) with settings[k], all in one batch per micro-step.
 
     With `prior` (active: a weight above 0), the class images are generated first, once for the
     shard, and each LoRA trains with prior preservation. `pipeline`'s UNet gets the shard's hooks
-    for the duration; it is left as it was.
+    for the duration; it is left as it was, on `device` (and, in fp16 or bf16, in that dtype).
     """
     from lolzoo.bases.tiny_sd import training_scheduler
 
@@ -142,8 +154,10 @@ def finetune_shard(pipeline, images: list[torch.Tensor], settings: list[Training
     targets = {s.target_modules for s in settings}
     if len(targets) != 1:
         raise ValueError("every LoRA of a shard adapts the same target modules")
-    unet, vae = pipeline.unet.to(device), pipeline.vae.to(device)
-    pipeline.text_encoder.to(device).requires_grad_(False)
+    placement = {"device": device} if weight_dtype(precision) is None else {"device": device,
+                                                                             "dtype": weight_dtype(precision)}
+    unet, vae = pipeline.unet.to(**placement), pipeline.vae.to(**placement)
+    pipeline.text_encoder.to(**placement).requires_grad_(False)
     vae.requires_grad_(False)
     unet.requires_grad_(False)
     with_prior = prior is not None and prior.active
@@ -155,6 +169,8 @@ def finetune_shard(pipeline, images: list[torch.Tensor], settings: list[Training
         shard.init_gaussian(k, generator)
     factors = shard.factors()
     optimizer = BatchedAdamW(factors, [s.learning_rate for s in settings])
+    scaler = BatchedGradScaler(count, device) if needs_loss_scaling(precision) else None
+    skipped_steps = [0] * count
     noise_scheduler = training_scheduler(pipeline)
     timesteps_total = noise_scheduler.config.num_train_timesteps
 
@@ -203,7 +219,8 @@ def finetune_shard(pipeline, images: list[torch.Tensor], settings: list[Training
             shard.router.index = owner
             noisy = noise_scheduler.add_noise(latents, noise, timesteps)
             states = prompt_states[prompt]
-            prediction = unet(noisy, timesteps, states).sample
+            with autocast(device, precision):
+                prediction = unet(noisy, timesteps, states).sample
             if noise_scheduler.config.prediction_type == "v_prediction":
                 target = noise_scheduler.get_velocity(latents, noise, timesteps)
             else:
@@ -217,14 +234,26 @@ def finetune_shard(pipeline, images: list[torch.Tensor], settings: list[Training
                     prior_loss = per_sample[(owner == k) & is_class].mean()
                     loss = loss + prior.prior_loss_weight * prior_loss
                     pending_prior[k] += prior_loss.item() / accumulation
-                total = total + loss / accumulation
+                weighted = loss / accumulation
+                total = total + (weighted if scaler is None else weighted * scaler.scale(k))
                 pending[k] += loss.item() / accumulation
             total.backward()
             stepping = [k for k in active if (micro + 1) % settings[k].gradient_accumulation_steps == 0]
             if stepping:
                 which = torch.tensor(stepping, device=device)
-                clip_grad_norm_per_lora(factors, which)
-                optimizer.step(which)
+                if scaler is not None:  # GradScaler's unscale_, step-if-finite, update; per LoRA
+                    finite = scaler.unscale_(factors, which)
+                    scaler.update(which, finite)
+                    skipped = which[~finite]
+                    for p in factors:
+                        if p.grad is not None:
+                            p.grad[skipped] = 0
+                    for k in skipped.tolist():
+                        skipped_steps[k] += 1
+                    which = which[finite]
+                if len(which):
+                    clip_grad_norm_per_lora(factors, which)
+                    optimizer.step(which)
                 for k in stepping:
                     step_losses[k].append(pending[k])
                     step_prior_losses[k].append(pending_prior[k])
@@ -241,6 +270,6 @@ def finetune_shard(pipeline, images: list[torch.Tensor], settings: list[Training
     per_micro_step = 2 if with_prior else 1  # instance samples, plus as many class samples
     results = [FinetuneResult(shard.lora(k), step_losses[k],
                               micro_steps[k] * settings[k].train_batch_size * per_micro_step,
-                              step_prior_losses[k] if with_prior else None)
+                              step_prior_losses[k] if with_prior else None, skipped_steps[k])
                for k in range(count)]
     return ShardResult(results, seconds, batch_sizes, class_images)

@@ -2,7 +2,8 @@
 
 Everything the finetuning and the evaluation read from the job is here, so a malformed job
 fails before any model is loaded. The finetuning reads zoo.lora and, optionally,
-zoo.prior_preservation (absent or null: off).
+zoo.prior_preservation (absent or null: off) and zoo.precision (absent: fp32; `precision`);
+the evaluation reads zoo.evaluation and zoo.precision (it samples in that precision too).
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lolzoo.config.kinds import DIFFUSION_TYPES
-from lolzoo.recipes.job import JobError, get_value, lora_ids, per_recipe, rank_and_alpha
+from lolzoo.recipes.job import JobError, get_value, lora_ids, per_recipe, precision, rank_and_alpha
 from lolzoo.recipes.job import parse_job as parse_shard_job
 
-__all__ = ["JobError", "lora_ids", "parse_job", "training_settings", "evaluation_settings", "prior_preservation"]
+__all__ = ["JobError", "lora_ids", "parse_job", "training_settings", "evaluation_settings", "prior_preservation",
+           "precision"]
 
 ZOO_TYPES = DIFFUSION_TYPES
 

@@ -413,7 +413,7 @@ def retest_seeds(config: dict, zoo: str) -> tuple[int, int] | None:
 def retest_job(config: dict, zoo: str, recipes: list[dict]) -> dict:
     """The job re-measuring these sampled LoRAs (their recipe rows): the zoo settings the zoo's
     own evaluate jobs read, so that the two measurements differ by the seed alone."""
-    keys = ("evaluation",) if config["zoos"][zoo]["type"] in DIFFUSION_TYPES else (
+    keys = ("evaluation", "precision") if config["zoos"][zoo]["type"] in DIFFUSION_TYPES else (
         "lora", "sources", "evaluation", "max_length")
     return shard_job(config, zoo, recipes, keys)
 

@@ -35,12 +35,13 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from lolzoo.diffusion.job import evaluation_settings, parse_job
+    from lolzoo.diffusion.job import evaluation_settings, parse_job, precision
     from lolzoo.report.extremes_figure import extremes_document, find_lora_dirs, pick_extremes, read_clip_fit
 
     if args.prompts < 1:
         raise UserError(f"--prompts {args.prompts}: must be at least 1")
-    settings = evaluation_settings(parse_job(args.job, needs_recipes=False))
+    job = parse_job(args.job, needs_recipes=False)
+    settings, mixed = evaluation_settings(job), precision(job)  # sampled as the evaluation sampled
     # each prompt's noise is seeded alone, so the first N prompts keep the images they were scored on
     settings = dataclasses.replace(settings, prompts=settings.prompts[:args.prompts], images_per_prompt=1)
     fit = read_clip_fit(args.fit)
@@ -50,7 +51,7 @@ def run(args) -> int:
         raise UserError(f"--base {args.base}: no such folder")
 
     from lolzoo.bases.loading import load_sd_pipeline
-    from lolzoo.diffusion.evaluate import generate, generate_base, load_shard, use_sampler
+    from lolzoo.diffusion.evaluate import generate, generate_base, load_shard, place_pipeline, use_sampler
     from lolzoo.io import atomic_write_json
     from lolzoo.lora import read_lora
     from lolzoo.report.extremes_figure import extremes_figure
@@ -58,7 +59,7 @@ def run(args) -> int:
     from lolzoo.runtime import pick_device, progress_enabled, quiet_library_progress
 
     quiet_library_progress()
-    pipeline = load_sd_pipeline(args.base).to(pick_device())
+    pipeline = place_pipeline(load_sd_pipeline(args.base), pick_device(), mixed)
     use_sampler(pipeline, settings.sampler)  # the images the labels were measured on
     base_images = generate_base(pipeline, settings, show_progress=progress_enabled())
     names = [pick.lora_id for pick in picks]
