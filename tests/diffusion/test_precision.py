@@ -111,3 +111,17 @@ def test_the_grad_scaler_skips_and_backs_off_only_the_lora_that_overflowed():
     assert scaler.scales.tolist() == [8.0, 4.0, 8.0]
     scaler.update(torch.tensor([0]), torch.tensor([True]))  # two finite steps in a row: LoRA 0's scale grows
     assert scaler.scales.tolist() == [16.0, 4.0, 8.0] and scaler.growth_tracker.tolist() == [0, 0, 0]
+
+
+def test_fp16_skips_the_steps_whose_gradient_overflows_and_counts_them(bases, data, tmp_path, monkeypatch):
+    """A loss scale so large that every fp16 backward overflows: each step is skipped, B stays at its zero init."""
+    import functools
+
+    from lolzoo.diffusion import finetune as finetune_module
+
+    monkeypatch.setattr(finetune_module, "BatchedGradScaler",
+                        functools.partial(BatchedGradScaler, init_scale=2.0 ** 100))
+    assert finetune(precision_job("fp16"), bases, data, tmp_path / "o") == 0
+    record = json.loads((tmp_path / "o" / ROW["lora_id"] / "train.json").read_text())
+    assert record["skipped_steps"] == ROW["max_train_steps"] == len(record["losses"])
+    assert all(m.U.abs().sum() == 0 for m in read_lora(tmp_path / "o" / ROW["lora_id"]).modules)

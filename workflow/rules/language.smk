@@ -9,7 +9,8 @@ rule finetune_language:
     output:
         directory(f"{RESULTS}/{{zoo}}/loras/{{shard}}"),
     params:
-        job=shard_job_file("finetune", "lora", "max_length", "micro_batch_size", "max_train_questions"),
+        job=shard_job_file("finetune", "lora", "max_length", "micro_batch_size", "max_train_questions",
+                           "precision"),
     wildcard_constraints:
         zoo=zoos_of(*LANGUAGE_TYPES),
     message:

@@ -9,9 +9,13 @@ The base loads once; each LoRA is trained on it in turn and unloaded again (fine
     <out>/<lora_id>/adapter_model.safetensors, adapter_config.json   PEFT's adapter folder
     <out>/<lora_id>/train.json   lora_id, recipe, device, questions (after dropping sources),
                                  sources (questions per kept source), losses (one per optimiser
-                                 step), steps, seconds (its training and saving; the shard's
-                                 loading split evenly)
-    <out>/shard.json             loras, device, seconds (import_and_load, training, total)
+                                 step), steps, precision, skipped_steps (fp16: steps whose
+                                 scaled gradient overflowed), seconds (its training and saving;
+                                 the shard's loading split evenly)
+    <out>/shard.json             loras, device, precision, seconds (import_and_load, training, total)
+
+The zoo's precision (zoo.precision: fp32, the default; fp16 or bf16: mixed precision with the
+base cast to that dtype, finetune.py) applies to every LoRA of the shard.
 """
 
 from __future__ import annotations
@@ -36,12 +40,13 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     started = time.perf_counter()
-    from lolzoo.language.job import parse_job, run_limits, training_settings
+    from lolzoo.language.job import parse_job, precision, run_limits, training_settings
     from lolzoo.data.arc_questions import read_split, sample, without_sources
 
     job = parse_job(args.job)
     settings = training_settings(job)  # a bad job fails before torch and the model load
     limits = run_limits(job)
+    mixed = precision(job)
     train = read_split(args.data, "train")
     subsets = [sample(without_sources(train, s.dropped_sources), limits.max_train_questions, s.seed) for s in settings]
     empty = [s.lora_id for s, subset in zip(settings, subsets) if not subset]
@@ -53,13 +58,15 @@ def run(args) -> int:
     from lolzoo.bases.loading import load_causal_lm
     from lolzoo.io import atomic_dir, atomic_write_json
     from lolzoo.language.encoding import encode
-    from lolzoo.language.finetune import steps_of, train_lora
-    from lolzoo.runtime import pick_device, progress, quiet_library_progress
+    from lolzoo.language.finetune import cast_base, steps_of, train_lora
+    from lolzoo.runtime import pick_device, precision_note, progress, quiet_library_progress
 
     quiet_library_progress()
     device = pick_device()
+    if precision_note(device, mixed):
+        print(precision_note(device, mixed), flush=True)
     model, tokenizer = load_causal_lm(args.base)
-    model.to(device)
+    model = cast_base(model, mixed).to(device)
     encoded = dict(zip((q.id for q in train), encode(tokenizer, train, limits.max_length)))
     loaded = time.perf_counter()
     total_steps = sum(steps_of(len(subset), s) for s, subset in zip(settings, subsets))
@@ -67,7 +74,7 @@ def run(args) -> int:
         for recipe, setting, subset in zip(job["recipes"], settings, subsets):
             lora_started = time.perf_counter()
             trained = train_lora(model, [encoded[q.id] for q in subset], setting, tokenizer.pad_token_id,
-                                 limits.micro_batch_size, device, on_step=bar.update)
+                                 limits.micro_batch_size, device, on_step=bar.update, precision=mixed)
             folder = staging / setting.lora_id
             trained.model.save_pretrained(str(folder))
             model = trained.model.unload()  # the base, unchanged, for the next LoRA
@@ -76,13 +83,15 @@ def run(args) -> int:
             atomic_write_json(folder / TRAIN_FILE, {
                 "lora_id": setting.lora_id, "recipe": recipe, "device": str(device), "questions": len(subset),
                 "sources": dict(sorted(Counter(q.source for q in subset).items())),
-                "losses": trained.losses, "steps": trained.steps,
+                "losses": trained.losses, "steps": trained.steps, "precision": mixed,
+                "skipped_steps": trained.skipped_steps,
                 "seconds": {**seconds, "total": sum(seconds.values())}})
         finished = time.perf_counter()
         atomic_write_json(staging / SHARD_FILE, {
-            "loras": len(settings), "device": str(device), "steps": total_steps,
+            "loras": len(settings), "device": str(device), "precision": mixed, "steps": total_steps,
             "seconds": {"import_and_load": loaded - started, "training": finished - loaded,
                         "total": finished - started}})
-    print(f"{len(settings)} LoRAs, {total_steps} optimiser steps on {device} ({finished - loaded:.1f} s training, "
+    print(f"{len(settings)} LoRAs, {total_steps} optimiser steps on {device} in {mixed} "
+          f"({finished - loaded:.1f} s training, "
           f"{time.perf_counter() - started:.1f} s total), wrote {args.out}")
     return 0

@@ -3,7 +3,8 @@
 The zoo config gives the LoRA shape (rank, alpha, target modules, DoRA or not) and the run's limits
 (`max_length`, `micro_batch_size`, `max_train_questions`, `evaluation`); each recipe row gives the hyperparameters the
 paper samples (learning rate, weight decay, epochs, batch size, LoRA dropout) and the sources
-it drops.
+it drops. The finetuning also reads zoo.precision (absent: fp32; `precision`); the evaluation
+always scores in float32.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lolzoo.config.kinds import LANGUAGE_TYPES
-from lolzoo.recipes.job import JobError, get_value, lora_ids, per_recipe, rank_and_alpha
+from lolzoo.recipes.job import JobError, get_value, lora_ids, per_recipe, precision, rank_and_alpha
 from lolzoo.recipes.job import parse_job as parse_shard_job
 
 ZOO_TYPES = LANGUAGE_TYPES
 DEFAULT_MAX_LENGTH = 256
 DEFAULT_MICRO_BATCH = 32
 
-__all__ = ["JobError", "lora_ids", "parse_job", "training_settings", "evaluation_settings", "run_limits"]
+__all__ = ["JobError", "lora_ids", "parse_job", "training_settings", "evaluation_settings", "run_limits", "precision"]
 
 
 @dataclass(frozen=True)
