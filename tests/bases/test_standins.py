@@ -128,3 +128,29 @@ def test_build_standins_writes_each_part_and_records_its_size(tmp_path, capsys):
     assert "--identities and --images-per-class must be at least 1" in capsys.readouterr().err
     assert main(args[:5] + ["--identities", "3", "--overwrite"]) == 0
     assert (out / "CelebA" / "identity_CelebA.txt").read_text() != before
+
+
+def test_the_lm_standins_tokenizer_learns_the_arc_folder_it_is_given(tmp_path, monkeypatch):
+    """The first paper-shapes run broke here: a tokenizer of the tiny LM's 1,024 tokens took 587
+    tokens for one ARC question and the finetuning job refused it (over 256). Trained on the ARC
+    folder's questions, questions take a few tokens a word."""
+    import json
+
+    from lolzoo.bases import standins
+    from lolzoo.bases.tiny_qwen2 import pretraining_texts, train_tokenizer
+    from lolzoo.cli import main
+    from lolzoo.data.arc_questions import prompt, write_split
+    from tests.language.conftest import make_questions
+
+    questions = make_questions(60)
+    write_split(questions, tmp_path / "arc" / "train.jsonl")
+    seen = {}
+    monkeypatch.setattr(standins, "write_qwen2_1_5b", lambda folder, texts, seed: seen.update(texts=texts))
+    assert main(["build-standins", "--out", str(tmp_path / "out"), "--parts", "lm",
+                 "--lm-texts", str(tmp_path / "arc")]) == 0
+    assert seen["texts"] == pretraining_texts(questions)
+    assert json.loads((tmp_path / "out" / "standins.json").read_text())["lm"]["tokenizer_texts"] == str(tmp_path / "arc")
+    tokenizer = train_tokenizer(seen["texts"], standins.LM_TOKENIZER_VOCAB)
+    for question in questions:
+        text = prompt(question)
+        assert len(tokenizer(text).input_ids) <= 2 * len(text.split())

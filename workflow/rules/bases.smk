@@ -165,16 +165,15 @@ rule fetch_gguf_base:
 if plan.standin_parts(config):
 
     rule build_standins:
+        input:
+            lm_texts=plan.standin_lm_texts(config),
         output:
             folders=[directory(folder) for folder in plan.standin_outputs(config)],
             record=f"{RESULTS}/standins/standins.json",
         params:
-            parts=" ".join(plan.standin_parts(config)),
-            seed=config.get("standins", {}).get("seed"),
-            identities=config.get("standins", {}).get("identities"),
-            images_per_class=config.get("standins", {}).get("images_per_class"),
+            flags=plan.standin_flags(config),
         message:
-            "build stand-ins {params.parts}"
+            "build the stand-ins"
         log:
             f"{RESULTS}/logs/standins.log",
         benchmark:
@@ -186,5 +185,4 @@ if plan.standin_parts(config):
         conda:
             LOLZOO_ENV
         shell:
-            "python -m lolzoo build-standins --out {RESULTS}/standins --parts {params.parts} --seed {params.seed}"
-            " --identities {params.identities} --images-per-class {params.images_per_class} --overwrite > {log} 2>&1"
+            "python -m lolzoo build-standins --out {RESULTS}/standins {params.flags} --overwrite > {log} 2>&1"

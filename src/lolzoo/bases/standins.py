@@ -95,6 +95,13 @@ def write_sd14(folder, seed: int = 0) -> None:
     build_sd14(seed).save_pretrained(str(folder), safe_serialization=True)
 
 
+# The stand-in tokenizer's BPE vocabulary (Qwen2's has 151,646 tokens). Trained on ARC's train
+# questions it stops short of this and encodes ARC text in about as many tokens as a real
+# tokenizer would; trained on the tiny LM's 1,024 it took 4-5 times more (a finetuning job then
+# refused questions over 256 tokens).
+LM_TOKENIZER_VOCAB = 32_000
+
+
 def build_qwen2_1_5b(seed: int, texts: list[str]):
     """(model, tokenizer): Qwen2-1.5B's architecture with random weights (a function of seed) and
     a byte-level BPE tokenizer trained on `texts` (the tiny LM's trainer; its ids fit the
@@ -105,7 +112,7 @@ def build_qwen2_1_5b(seed: int, texts: list[str]):
     from lolzoo.bases.tiny_qwen2 import train_tokenizer
     from lolzoo.bases.tiny_sd import seeded
 
-    tokenizer = train_tokenizer(texts)
+    tokenizer = train_tokenizer(texts, LM_TOKENIZER_VOCAB)
     config = Qwen2Config(**QWEN2_1_5B, eos_token_id=tokenizer.eos_token_id, bos_token_id=None,
                          dtype=torch.bfloat16)  # the published checkpoint's precision
     with seeded(seed, 1):

@@ -29,6 +29,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="weights and data are a pure function of the seed")
     parser.add_argument("--identities", type=int, default=30, help="CelebA: procedural identities (21 images each)")
     parser.add_argument("--images-per-class", type=int, default=20, help="Imagenette: digit images per class")
+    parser.add_argument("--lm-texts", type=Path, default=None,
+                        help="lm: a prepared ARC folder whose train questions the tokenizer learns, so ARC text "
+                             "takes about as many tokens as with a real tokenizer (default: a few hundred words, "
+                             "for tests only)")
     parser.add_argument("--overwrite", action="store_true", help="replace a part's folder that is already there")
 
 
@@ -39,10 +43,17 @@ def run(args) -> int:
 
     if args.identities < 1 or args.images_per_class < 1:
         raise UserError("--identities and --images-per-class must be at least 1")
+    if args.lm_texts is not None:
+        from lolzoo.bases.tiny_qwen2 import pretraining_texts
+        from lolzoo.data.arc_questions import read_split
+
+        lm_texts = pretraining_texts(read_split(args.lm_texts, "train"))
+    else:
+        lm_texts = list(DEFAULT_CORPUS)
     writers = {
         "sd": lambda folder: standins.write_sd14(folder, args.seed),
         "clip": lambda folder: standins.write_clip_vit_b_16(folder / "open_clip_model.safetensors", args.seed),
-        "lm": lambda folder: standins.write_qwen2_1_5b(folder, list(DEFAULT_CORPUS), args.seed),
+        "lm": lambda folder: standins.write_qwen2_1_5b(folder, lm_texts, args.seed),
         "celeba": lambda folder: write_celeba(folder, args.identities, 21, args.seed),
         "imagenette": lambda folder: write_imagenette(folder, args.images_per_class, args.seed),
     }
@@ -61,5 +72,7 @@ def run(args) -> int:
         record[part] = {"folder": FOLDERS[part], "seed": args.seed}
         for model in MODEL_OF.get(part, ()):
             record[part][model] = {"parameters": counts[model], "published": standins.PUBLISHED_PARAMETERS[model]}
+        if part == "lm":
+            record[part]["tokenizer_texts"] = str(args.lm_texts) if args.lm_texts else "built-in word list"
     atomic_write_json(record_path, record)
     return 0

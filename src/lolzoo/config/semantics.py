@@ -200,6 +200,12 @@ def _check_paths(config: dict, base_dir: Path) -> None:
             if value is not None and not (base_dir / value).exists():
                 raise ConfigError(f"config key '{section}.{name}.{key}': path '{value}' does not exist "
                                   f"(relative paths are taken from {base_dir})")
+    if any(folder.endswith("/" + STANDIN_FOLDERS["lm"]) for folder in made_here.values()):
+        texts = config["standins"].get("lm_texts")
+        arcs = ", ".join(n for n, d in config["data"].items() if d["kind"] in ARC_DATA_KINDS) or "none defined"
+        if texts is None or config["data"].get(texts, {}).get("kind") not in ARC_DATA_KINDS:
+            raise ConfigError(f"config key 'standins.lm_texts': the LM stand-in's tokenizer learns the train questions "
+                              f"of an ARC entry of 'data'; got {texts!r} (ARC entries: {arcs})")
     for name, entry in config["data"].items():
         root = entry.get("root")
         if root is not None and entry["kind"] in DATA_LAYOUT and ("data", name) not in made_here:

@@ -194,6 +194,21 @@ def standin_outputs(config: dict) -> list[str]:
     return [f"{STANDINS_DIR}/{STANDIN_FOLDERS[part]}" for part in standin_parts(config)]
 
 
+def standin_lm_texts(config: dict) -> list[str]:
+    """The prepared ARC folder the LM stand-in's tokenizer learns from (an input of the build)."""
+    if "lm" not in standin_parts(config):
+        return []
+    return [f"{RESULTS}/data/{config['standins']['lm_texts']}"]
+
+
+def standin_flags(config: dict) -> str:
+    """The `lolzoo build-standins` flags of the config's `standins` section and the parts it uses."""
+    section = config["standins"]
+    flags = (f"--parts {' '.join(standin_parts(config))} --seed {section['seed']} --identities {section['identities']}"
+             f" --images-per-class {section['images_per_class']}")
+    return flags + "".join(f" --lm-texts {path}" for path in standin_lm_texts(config))
+
+
 def base_standin(config: dict, base: str) -> list[str]:
     """The stand-in folder a fetched base is linked from (an input of its fetch), if any."""
     folder = standin_folder(config, config["bases"][base].get("path"))
