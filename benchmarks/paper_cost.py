@@ -795,7 +795,10 @@ def measure_language(args, quick: bool, device, dtype, rows: int, tmp: Path, out
 
     splits = arc_splits(None if quick else args.arc, quick)  # quick: tiny synthetic questions
     texts = [prompt(q) + continuation(c) for q in splits["train"] for c in q.choices]
-    tokenizer = train_tokenizer(texts)  # build_qwen2_1_5b's tokenizer: the stand-in's own
+    from lolzoo.bases import standins
+
+    # build_qwen2_1_5b's tokenizer: the stand-in's own (a 32,000-token BPE on ARC's questions; quick: 1,024)
+    tokenizer = train_tokenizer(texts) if quick else train_tokenizer(texts, getattr(standins, "LM_TOKENIZER_VOCAB", 32_000))
     model_config = qwen_config(quick, len(tokenizer), tokenizer.eos_token_id)
     tokens = arc_token_model(splits, tokenizer, DEFAULT_MAX_LENGTH)
     encoded = tokens.pop("encoded")
