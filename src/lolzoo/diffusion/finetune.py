@@ -50,7 +50,11 @@ from lolzoo.diffusion.job import PriorPreservation, TrainingSettings
 from lolzoo.lora import Lora
 from lolzoo.runtime import autocast, needs_loss_scaling, weight_dtype
 
-ENCODE_CHUNK = 64  # images per VAE forward when the shard's images are encoded
+# Images per VAE forward when the shard's images are encoded: 64 small ones, but never more
+# pixels than 4 images of 512 px (a 64-image chunk at SD 1.4's 512 px holds tens of GB of encoder
+# activations). Bounds memory; at up to 128 px the chunks, and so the results, are as before.
+ENCODE_CHUNK = 64
+ENCODE_PIXELS = 4 * 512 * 512
 CLASS_CHUNK = 64  # class images per pipeline call: bounds memory, not results
 
 
@@ -96,12 +100,18 @@ class BatchStream:
 
 
 @torch.no_grad()
+def encode_chunk(pixels: int) -> int:
+    """Images of `pixels` pixels each per VAE forward."""
+    return max(1, min(ENCODE_CHUNK, ENCODE_PIXELS // pixels))
+
+
 def latent_distributions(vae, images: list[torch.Tensor], device) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(mean, std) of each LoRA's images' VAE posterior, encoded in chunks across the shard."""
     stacked = torch.cat(images)
+    chunk = encode_chunk(stacked.shape[-2] * stacked.shape[-1])
     means, stds = [], []
-    for start in range(0, len(stacked), ENCODE_CHUNK):
-        posterior = vae.encode(stacked[start:start + ENCODE_CHUNK].to(device, vae.dtype)).latent_dist
+    for start in range(0, len(stacked), chunk):
+        posterior = vae.encode(stacked[start:start + chunk].to(device, vae.dtype)).latent_dist
         means.append(posterior.mean)
         stds.append(posterior.std)
     mean, std = torch.cat(means), torch.cat(stds)
