@@ -74,7 +74,7 @@ DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 TARGETS = ("to_q", "to_v")
 LM_TARGETS = ("k_proj", "v_proj")
 ALPHA = 27.0  # the paper's lora_alpha of both diffusion zoos
-EVAL_CHUNK = 64  # diffusion.evaluate.IMAGES_PER_BATCH: (LoRA, prompt) items per pipeline call
+EVAL_CHUNK = 16  # diffusion.evaluate.images_per_call at 512 px: (LoRA, prompt) items per pipeline call
 # ARC from the hub (the paper world's hub-arc): ARC-Easy + ARC-Challenge train, 10 % held out
 HUB_TRAIN_POOL = 2251 + 1119
 QWEN2_TOKENS_PER_WORD = 1.3  # assumption: a 151,646-token byte-level BPE on English exam text
