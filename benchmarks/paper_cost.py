@@ -918,6 +918,9 @@ def project(out: dict, workload: dict, args) -> dict:
                 "sd-eval": out["import_s"] + pieces["sd-load"]["seconds"] + pieces.get("clip-load", {}).get("seconds", 0)
                 + pieces["load-shard"]["seconds"],
                 "lm": out["import_s"] + pieces["lm-load"]["seconds"]}
+    # load_shard's two probe forwards are compute: tens of seconds on a CPU, milliseconds on a GPU.
+    # GPU-hours count them only where they were measured on one.
+    gpu_overhead = dict(overhead, **({} if on_gpu else {"sd-eval": overhead["sd-eval"] - pieces["load-shard"]["seconds"]}))
 
     def per_item(name):
         p = pieces[name]
@@ -940,8 +943,8 @@ def project(out: dict, workload: dict, args) -> dict:
         if zoo["type"] == "arc-sources":
             flops_train = sum(lm_train_tokens) * lm_train["flops"] / lm_train["tokens"]
             seconds_train = sum(lm_train_tokens) * lm_train["seconds"] / lm_train["tokens"]
-            flops_eval = lm_eval_tokens * lm_eval_flops_per_token
-            seconds_eval = lm_eval_tokens * lm_eval_s_per_token
+            eval_flops_lora = lm_eval_tokens * lm_eval_flops_per_token  # lm_eval_tokens: one LoRA's
+            eval_seconds_lora = lm_eval_tokens * lm_eval_s_per_token
             units = f"{sum(lm_train_tokens) / zoo['count'] / 1e6:.2f} M tokens/LoRA"
             kind = "lm"
             batched_train = seconds_train
@@ -955,26 +958,28 @@ def project(out: dict, workload: dict, args) -> dict:
             seconds_train = micro * first["seconds"] / first["batch"] + encode_s
             batched_train = micro * best["seconds"] / best["batch"] + encode_s
             images = zoo["prompts"]
-            flops_eval = images * (zoo["denoise_steps"] * paper["sd-denoise"] + paper["vae-decode"] + paper["clip-score"])
-            seconds_eval = images * (zoo["denoise_steps"] * per_item("sd-denoise") + per_item("vae-decode")
-                                     + per_item(clip_key))
+            eval_flops_lora = images * (zoo["denoise_steps"] * paper["sd-denoise"] + paper["vae-decode"]
+                                        + paper["clip-score"])
+            eval_seconds_lora = images * (zoo["denoise_steps"] * per_item("sd-denoise") + per_item("vae-decode")
+                                          + per_item(clip_key))
             units = f"{micro / zoo['count']:.1f} micro-steps/LoRA"
             kind = "sd"
+        # every LoRA is evaluated once, and the reliability sample once more
+        flops_eval, seconds_eval = eval_flops_lora * zoo["count"], eval_seconds_lora * zoo["count"]
+        retest_flops, retest_seconds = eval_flops_lora * zoo["retest_loras"], eval_seconds_lora * zoo["retest_loras"]
         for stage, flops, seconds, seconds_b, count, jobs, jobs_batched, job_kind in (
                 ("finetune", flops_train, seconds_train, batched_train, zoo["count"], zoo["finetune_jobs"],
                  batched["finetune_jobs"], kind),
                 ("evaluate", flops_eval, seconds_eval, seconds_eval, zoo["count"], zoo["finetune_jobs"],
                  batched["finetune_jobs"], "sd-eval" if kind == "sd" else "lm"),
-                ("retest", flops_eval / zoo["count"] * zoo["retest_loras"],
-                 seconds_eval / zoo["count"] * zoo["retest_loras"], seconds_eval / zoo["count"] * zoo["retest_loras"],
-                 zoo["retest_loras"], zoo["retest_jobs"], batched["retest_jobs"], "sd-eval" if kind == "sd" else "lm")):
+                ("retest", retest_flops, retest_seconds, retest_seconds, zoo["retest_loras"], zoo["retest_jobs"], batched["retest_jobs"], "sd-eval" if kind == "sd" else "lm")):
             compute_h = flops / peak / 3600
             rows.append({"zoo": name, "stage": stage, "loras": count, "units": units if stage == "finetune" else
                          (f"{zoo['prompts']} prompts x {zoo['denoise_steps']} steps, CFG" if kind == "sd" else
                           f"{lm_eval_tokens / 1e3:.0f} k tokens/LoRA"),
                          "flops": flops, "jobs": jobs, "jobs_batched": jobs_batched,
-                         "gpu_hours": compute_h + jobs * overhead[job_kind] / 3600,
-                         "gpu_hours_batched": compute_h + jobs_batched * overhead[job_kind] / 3600,
+                         "gpu_hours": compute_h + jobs * gpu_overhead[job_kind] / 3600,
+                         "gpu_hours_batched": compute_h + jobs_batched * gpu_overhead[job_kind] / 3600,
                          "device_hours": (seconds + jobs * overhead[job_kind]) / 3600,
                          "device_hours_batched": (seconds_b + jobs_batched * overhead[job_kind]) / 3600})
     totals = {key: sum(r[key] for r in rows) for key in ("flops", "jobs", "jobs_batched", "gpu_hours",
@@ -992,6 +997,7 @@ def project(out: dict, workload: dict, args) -> dict:
         "utilisation (share of peak)": args.utilisation, "GPU memory GB": gpu["memory_gb"],
         "memory usable for a shard": "90 %",
         "per-job overhead, SD finetune (s)": overhead["sd"], "per-job overhead, SD evaluate (s)": overhead["sd-eval"],
+        "of it in GPU-hours (probe forwards left out unless measured on a GPU)": gpu_overhead["sd-eval"],
         "per-job overhead, Qwen2 job (s)": overhead["lm"],
         "overhead measured on": f"{out['device_name']} (imports + the project's loaders from a warm page cache)",
         "SD LoRAs per batched job": shard, "Qwen2 LoRAs per batched job (trained one after another)": args.lm_shard,
@@ -1091,6 +1097,8 @@ def parse_args(argv=None):
     parser.add_argument("--shard", type=int, help="SD LoRAs per batched job (default: as many as fit the GPU)")
     parser.add_argument("--max-shard", type=int, default=64, help="at most this many SD LoRAs per batched job")
     parser.add_argument("--lm-shard", type=int, default=20, help="Qwen2 LoRAs per batched job")
+    parser.add_argument("--measurements", type=Path, default=None,
+                        help="a --json file of an earlier run: project from its measurements, measure nothing")
     parser.add_argument("--json", type=Path, help="write the measurements and the projection here")
     return parser.parse_args(argv)
 
@@ -1098,9 +1106,13 @@ def parse_args(argv=None):
 def main(argv=None) -> dict:
     args = parse_args(argv)
     started = time.perf_counter()
-    out = run(args)
+    if args.measurements:  # project again (other GPU, precision, utilisation) without measuring
+        out = json.loads(args.measurements.read_text())["measurements"]
+        out["arc"]["padding"] = {int(batch): factor for batch, factor in out["arc"]["padding"].items()}  # JSON keys
+    else:
+        out = run(args)
+        out["wall_s"] = time.perf_counter() - started
     projection = project(out, paper_workload(), args)
-    out["wall_s"] = time.perf_counter() - started
     print(report(out, projection))
     print(f"\n(measured in {out['wall_s']:.0f} s)")
     result = {"measurements": out, "projection": projection}
