@@ -1,4 +1,4 @@
-"""The paper-shapes world (config/paper_shapes.yaml, issue 20): its paths point into stand-ins the
+"""The paper-shapes world (config/paper-shapes.yaml, issue 20): its paths point into stand-ins the
 workflow builds first, so it validates and dry-runs before they exist; paths outside them are
 still checked, and its few LoRAs fill every LoL split."""
 
@@ -16,7 +16,7 @@ from tests.conftest import REPO
 
 
 def paper_shapes() -> dict:
-    with open(REPO / "config" / "paper_shapes.yaml") as handle:
+    with open(REPO / "config" / "paper-shapes.yaml") as handle:
         return copy.deepcopy(yaml.safe_load(handle))
 
 

@@ -1,4 +1,4 @@
-"""A slice of the paper-shapes world (config/paper_shapes.yaml, issue 20) run by Snakemake: the
+"""A slice of the paper-shapes world (config/paper-shapes.yaml, issue 20) run by Snakemake: the
 stand-ins built by the workflow, one CelebA DreamBooth LoRA of the SD 1.4 stand-in finetuned at
 512 px, sampled, CLIP-scored with the ViT-B/16 stand-in and packed, all at the paper's shapes."""
 
@@ -10,8 +10,8 @@ from tests.workflow.runner import snakemake
 
 
 def slice_config() -> dict:
-    """paper_shapes.yaml cut to the celeba zoo: one LoRA, one finetuning step, no LoL tasks."""
-    config = yaml.safe_load((REPO / "config" / "paper_shapes.yaml").read_text())
+    """paper-shapes.yaml cut to the celeba zoo: one LoRA, one finetuning step, no LoL tasks."""
+    config = yaml.safe_load((REPO / "config" / "paper-shapes.yaml").read_text())
     config["zoos"] = {"celeba": config["zoos"]["celeba"]}
     config["zoos"]["celeba"].update(count=1, data_shard_size=1)
     config["zoos"]["celeba"]["hparams"].update(max_train_steps=1, gradient_accumulation_steps=1)

@@ -295,7 +295,7 @@ def test_paper_world_dry_runs_one_gpu_job_per_lora(tmp_path):
 def test_paper_shapes_world_dry_runs_every_rule_of_the_paper_world(tmp_path):
     # issue 20: the paper world's rules, plus the stand-ins' build and the ARC wheel it reads
     paper = dry_run_jobs(tmp_path / "paper", "--configfile", str(REPO / "config/paper.yaml"))
-    shapes = dry_run_jobs(tmp_path / "shapes", "--configfile", str(REPO / "config/paper_shapes.yaml"))
+    shapes = dry_run_jobs(tmp_path / "shapes", "--configfile", str(REPO / "config/paper-shapes.yaml"))
     assert set(shapes) == set(paper) | {"build_standins", "fetch_wheel"}
     assert shapes["build_standins"] == 1 and shapes["fetch_base"] == 4
     assert shapes["finetune_diffusion"] == 4 + 2 + 1  # celeba one LoRA a job, imagenette 2 a job, SD 1.5's 2

@@ -159,7 +159,7 @@ rule fetch_gguf_base:
         " --overwrite > {log} 2>&1"
 
 
-# Stand-ins at the paper's shapes (config section `standins`, config/paper_shapes.yaml): SD 1.4,
+# Stand-ins at the paper's shapes (config section `standins`, config/paper-shapes.yaml): SD 1.4,
 # ViT-B/16 and Qwen2-1.5B with random weights, CelebA and Imagenette folders, built once, so
 # the paper world's own paths (`bases.<name>.path`, `data.<name>.root`) can point at them.
 if plan.standin_parts(config):
