@@ -171,6 +171,7 @@ if plan.standin_parts(config):
             folders=[directory(folder) for folder in plan.standin_outputs(config)],
             record=f"{RESULTS}/standins/standins.json",
         params:
+            out=f"{RESULTS}/standins",
             flags=plan.standin_flags(config),
         message:
             "build the stand-ins"
@@ -185,4 +186,4 @@ if plan.standin_parts(config):
         conda:
             LOLZOO_ENV
         shell:
-            "python -m lolzoo build-standins --out {RESULTS}/standins {params.flags} --overwrite > {log} 2>&1"
+            "python -m lolzoo build-standins --out {params.out} {params.flags} --overwrite > {log} 2>&1"
