@@ -171,7 +171,7 @@ if plan.standin_parts(config):
             folders=[directory(folder) for folder in plan.standin_outputs(config)],
             record=f"{RESULTS}/standins/standins.json",
         params:
-            out=f"{RESULTS}/standins",
+            out=lambda wildcards, output: Path(output.record).parent,
             flags=plan.standin_flags(config),
         message:
             "build the stand-ins"
