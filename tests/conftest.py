@@ -15,3 +15,14 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+@pytest.fixture(scope="session")
+def paper_standins(tmp_path_factory) -> Path:
+    """The SD 1.4, CLIP ViT-B/16 and CelebA stand-ins (lolzoo build-standins), built once per test
+    session for every test that needs them: about a minute and 4 GB of disk."""
+    from lolzoo.cli import main
+
+    out = tmp_path_factory.mktemp("standins")
+    assert main(["build-standins", "--out", str(out), "--parts", "sd", "clip", "celeba", "--identities", "2"]) == 0
+    return out

@@ -37,20 +37,19 @@ def test_nothing_is_allocated(models):
     assert all(p.is_meta for model in models.values() for p in model.parameters())
 
 
-@pytest.mark.slow  # builds and writes 1.07 billion random parameters: about a minute, 5 GB of memory, 4 GB of disk
-def test_the_sd14_stand_in_is_fetched_and_loaded_as_the_paper_world_loads_sd14(tmp_path):
+@pytest.mark.slow  # the session's stand-ins (1.07 billion random parameters: about a minute, 5 GB of memory, 4 GB of disk)
+def test_the_sd14_stand_in_is_fetched_and_loaded_as_the_paper_world_loads_sd14(tmp_path, paper_standins):
     import json
 
     import torch
 
     from lolzoo.bases.loading import load_sd_pipeline
-    from lolzoo.bases.standins import SD14_UNET, write_sd14
+    from lolzoo.bases.standins import SD14_UNET
     from lolzoo.cli import main
 
-    write_sd14(tmp_path / "sd14", seed=0)
     out = tmp_path / "bases" / "sd"
     assert main(["fetch-base", "--kind", "pretrained", "--role", "sd", "--name", "CompVis/stable-diffusion-v1-4",
-                 "--path", str(tmp_path / "sd14"), "--out", str(out)]) == 0
+                 "--path", str(paper_standins / "sd14"), "--out", str(out)]) == 0
     assert json.loads((out / "base.json").read_text())["role"] == "sd"
     pipeline = load_sd_pipeline(out)
     assert {k: pipeline.unet.config[k] for k in SD14_UNET} == \
