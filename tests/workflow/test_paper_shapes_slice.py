@@ -26,10 +26,10 @@ def slice_config(standins) -> dict:
     return config
 
 
-# About 6 minutes on 2 CPU cores (the session's stand-ins, a minute if no other test built them
-# first; then one 512-px finetuning step and a 2-step sample of the 860M-parameter UNet, each job
-# loading it): over the few minutes a test may take, so behind `slow` (CI runs it; `-m "not slow"`
-# leaves it out).
+# About 4 minutes on 2 idle CPU cores (52 s for the session's stand-ins if no other test built
+# them first; 3 minutes for one 512-px finetuning step and a 2-step sample of the 860M-parameter
+# UNet, each job loading it): over the minute or so a test may take, so behind `slow` (CI runs
+# it; `-m "not slow"` leaves it out).
 @pytest.mark.slow
 def test_one_celeba_lora_is_finetuned_scored_and_packed_at_the_papers_shapes(tmp_path, paper_standins):
     from lolzoo.zoo.load import load_zoo
