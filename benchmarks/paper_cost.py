@@ -70,7 +70,7 @@ GPUS = {
     "H200": {"fp16": 989.0, "bf16": 989.0, "fp32": 67.0, "memory_gb": 141},
     "V100-32GB": {"fp16": 125.0, "bf16": 0.0, "fp32": 15.7, "memory_gb": 32},
 }
-DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+DTYPES = ("fp32", "fp16", "bf16")  # lolzoo.config.kinds.PRECISIONS, as lolzoo.runtime casts them
 TARGETS = ("to_q", "to_v")
 LM_TARGETS = ("k_proj", "v_proj")
 ALPHA = 27.0  # the paper's lora_alpha of both diffusion zoos
@@ -107,16 +107,9 @@ def resolution(configs: dict) -> int:
 
 def build_pipeline(configs: dict, seed: int = 0):
     """build_sd14's pipeline (seeded components, the project's tokenizer, PNDM) at these configs."""
-    from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
+    from lolzoo.bases.standins import build_sd14
 
-    from lolzoo.bases.standins import SD14_SCHEDULER
-    from lolzoo.bases.tiny_sd import seeded_pipeline
-
-    scheduler = PNDMScheduler(**{k: v for k, v in SD14_SCHEDULER.items() if k != "clip_sample"}, skip_prk_steps=True)
-    return seeded_pipeline(seed, lambda _: CLIPTextModel(CLIPTextConfig(**configs["text"])),
-                           lambda: AutoencoderKL(**configs["vae"]).eval(),
-                           lambda: UNet2DConditionModel(**configs["unet"]).eval(), scheduler)
+    return build_sd14(seed, configs["unet"], configs["vae"], configs["text"])
 
 
 def build_clip(quick: bool, seed: int = 0, meta: bool = False):
@@ -159,7 +152,9 @@ def qwen_config(quick: bool, vocab: int, eos: int):
 def torch_dtype(name: str):
     import torch
 
-    return getattr(torch, DTYPES[name])
+    from lolzoo.runtime import weight_dtype
+
+    return weight_dtype(name) or torch.float32
 
 
 def sync(device) -> None:

@@ -56,6 +56,13 @@ def precision_note(device: torch.device, precision: str) -> str | None:
     return None
 
 
+def log_precision_note(device: torch.device, precision: str) -> None:
+    """Print precision_note to the job's log, when there is one."""
+    note = precision_note(device, precision)
+    if note:
+        print(note, flush=True)
+
+
 def progress_enabled() -> bool:
     return sys.stderr.isatty() and os.environ.get("CI", "").lower() != "true"
 

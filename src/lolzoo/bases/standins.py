@@ -73,20 +73,20 @@ def parameter_counts(names=None) -> dict[str, int]:
     return {name: sum(p.numel() for p in model.parameters()) for name, model in meta_models(names).items()}
 
 
-def build_sd14(seed: int):
+def build_sd14(seed: int, unet: dict = SD14_UNET, vae: dict = SD14_VAE, text_encoder: dict = SD14_TEXT_ENCODER):
     """A StableDiffusionPipeline with SD 1.4's architecture and random weights (a function of
     seed). Its tokenizer is the project's offline CLIP BPE tokenizer in CLIP's file format (a
     smaller vocabulary than CLIP's 49,408, so its ids index the same embedding table); its
-    scheduler is SD 1.4's PNDM on SD 1.x's noise schedule."""
+    scheduler is SD 1.4's PNDM on SD 1.x's noise schedule. Other component configs (the cost
+    benchmark's small ones) give the same pipeline at other sizes."""
     from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     from lolzoo.bases.tiny_sd import seeded_pipeline
 
     scheduler = PNDMScheduler(**{k: v for k, v in SD14_SCHEDULER.items() if k != "clip_sample"}, skip_prk_steps=True)
-    return seeded_pipeline(seed, lambda _: CLIPTextModel(CLIPTextConfig(**SD14_TEXT_ENCODER)),
-                           lambda: AutoencoderKL(**SD14_VAE).eval(), lambda: UNet2DConditionModel(**SD14_UNET).eval(),
-                           scheduler)
+    return seeded_pipeline(seed, lambda _: CLIPTextModel(CLIPTextConfig(**text_encoder)),
+                           lambda: AutoencoderKL(**vae).eval(), lambda: UNet2DConditionModel(**unet).eval(), scheduler)
 
 
 def write_sd14(folder, seed: int = 0) -> None:

@@ -79,13 +79,12 @@ def run(args) -> int:
 
     from lolzoo.bases.loading import load_clip_scorer, load_sd_pipeline
     from lolzoo.diffusion.evaluate import clip_scores, generate, image_grid, load_shard, place_pipeline, use_sampler
-    from lolzoo.runtime import pick_device, precision_note, progress_enabled, quiet_library_progress
+    from lolzoo.runtime import log_precision_note, pick_device, progress_enabled, quiet_library_progress
     from lolzoo.io import atomic_dir, atomic_write_json
 
     quiet_library_progress()
     device = pick_device()
-    if precision_note(device, mixed):
-        print(precision_note(device, mixed), flush=True)
+    log_precision_note(device, mixed)
     pipeline = place_pipeline(load_sd_pipeline(args.base), device, mixed)  # tiny or SD 1.x, by its base.json
     clip = load_clip_scorer(args.clip)  # tiny CLIP (on the CPU) or open_clip ViT-B-16 (on the device)
     if hasattr(clip, "to"):

@@ -99,12 +99,12 @@ class BatchStream:
         return torch.tensor(batch)
 
 
-@torch.no_grad()
 def encode_chunk(pixels: int) -> int:
     """Images of `pixels` pixels each per VAE forward."""
     return max(1, min(ENCODE_CHUNK, ENCODE_PIXELS // pixels))
 
 
+@torch.no_grad()
 def latent_distributions(vae, images: list[torch.Tensor], device) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(mean, std) of each LoRA's images' VAE posterior, encoded in chunks across the shard."""
     stacked = torch.cat(images)
@@ -164,8 +164,8 @@ def finetune_shard(pipeline, images: list[torch.Tensor], settings: list[Training
     targets = {s.target_modules for s in settings}
     if len(targets) != 1:
         raise ValueError("every LoRA of a shard adapts the same target modules")
-    placement = {"device": device} if weight_dtype(precision) is None else {"device": device,
-                                                                             "dtype": weight_dtype(precision)}
+    dtype = weight_dtype(precision)
+    placement = {"device": device} if dtype is None else {"device": device, "dtype": dtype}
     unet, vae = pipeline.unet.to(**placement), pipeline.vae.to(**placement)
     pipeline.text_encoder.to(**placement).requires_grad_(False)
     vae.requires_grad_(False)

@@ -79,7 +79,7 @@ def run(args) -> int:
     from lolzoo.diffusion.finetune import finetune_shard
     from lolzoo.diffusion.images import load_images
     from lolzoo.diffusion.lora_file import write_lora_folder
-    from lolzoo.runtime import pick_device, precision_note, progress, quiet_library_progress
+    from lolzoo.runtime import log_precision_note, pick_device, progress, quiet_library_progress
     from lolzoo.io import atomic_dir, atomic_write_json
 
     quiet_library_progress()
@@ -87,8 +87,7 @@ def run(args) -> int:
     resolution = pipeline.unet.config.sample_size * pipeline.vae_scale_factor
     images = [load_images(folder, resolution) for folder in folders]
     device = pick_device()
-    if precision_note(device, mixed):
-        print(precision_note(device, mixed), flush=True)
+    log_precision_note(device, mixed)
     loaded = time.perf_counter()
     micro_steps = max(s.max_train_steps * s.gradient_accumulation_steps for s in settings)
     with progress(micro_steps, f"finetune {len(settings)} LoRAs") as bar:

@@ -59,12 +59,11 @@ def run(args) -> int:
     from lolzoo.io import atomic_dir, atomic_write_json
     from lolzoo.language.encoding import encode
     from lolzoo.language.finetune import cast_base, steps_of, train_lora
-    from lolzoo.runtime import pick_device, precision_note, progress, quiet_library_progress
+    from lolzoo.runtime import log_precision_note, pick_device, progress, quiet_library_progress
 
     quiet_library_progress()
     device = pick_device()
-    if precision_note(device, mixed):
-        print(precision_note(device, mixed), flush=True)
+    log_precision_note(device, mixed)
     model, tokenizer = load_causal_lm(args.base)
     model = cast_base(model, mixed).to(device)
     encoded = dict(zip((q.id for q in train), encode(tokenizer, train, limits.max_length)))
