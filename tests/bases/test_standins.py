@@ -153,3 +153,12 @@ def test_the_lm_standins_tokenizer_learns_the_arc_folder_it_is_given(tmp_path, m
     for question in questions:
         text = prompt(question)
         assert len(tokenizer(text).input_ids) <= 2 * len(text.split())
+
+
+def test_an_lm_texts_folder_without_arc_questions_is_named_and_nothing_is_written(tmp_path, capsys):
+    from lolzoo.cli import main
+
+    out = tmp_path / "out"
+    assert main(["build-standins", "--out", str(out), "--parts", "lm", "--lm-texts", str(tmp_path / "no-arc")]) != 0
+    assert f"{tmp_path / 'no-arc' / 'train.jsonl'}: missing; prepare the ARC data first" in capsys.readouterr().err
+    assert not out.exists()
