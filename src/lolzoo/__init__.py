@@ -23,6 +23,7 @@ STAGES = (
     ("zoo", ("zoo",)),
     ("lol", ("lol",)),
     ("report", ("report",)),
+    ("publish", ("publish",)),
     ("dispatch", ("cli", "__main__")),
 )
 SIBLINGS = frozenset({"diffusion", "language", "synthetic"})

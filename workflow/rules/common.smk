@@ -2,6 +2,7 @@
 # broken config stops the run with a message naming the key, and no job starts. What the
 # config asks for is computed by the package (lolzoo.recipes.plan, a pure function of the
 # config, tested without Snakemake); this file binds it to a job's wildcards.
+import json
 import re
 import shlex
 import sys
@@ -126,6 +127,11 @@ def base_job_file(stage, *zoo_keys):
 def recipes_spec_file(wildcards):
     return write_arg_file([plan.zoo_spec_text(config, wildcards.zoo)], plan.job_folder(wildcards.zoo, "recipes"),
                           wildcards.zoo, suffix=".json")
+
+
+def provenance_file(wildcards):
+    return write_arg_file([json.dumps(plan.zoo_provenance(config, wildcards.zoo), sort_keys=True)],
+                          plan.job_folder(wildcards.zoo, "pack"), "provenance", suffix=".json")
 
 
 def fit_flags_file(wildcards):

@@ -1,4 +1,5 @@
-# Every LoRA of a zoo, its recipe and its labels, into one Parquet file.
+# Every LoRA of a zoo, its recipe and its labels, into one Parquet file that records where it
+# came from: the base's name and weight hash, the config part and lolzoo version (issue 21).
 rule gather_labels:
     input:
         labels=shard_outputs(f"{RESULTS}/{{zoo}}/labels/{{shard}}"),
@@ -26,10 +27,13 @@ rule pack:
         loras=shard_outputs(f"{RESULTS}/{{zoo}}/loras/{{shard}}"),
         labels=f"{RESULTS}/{{zoo}}/labels.csv",
         recipes=f"{RESULTS}/{{zoo}}/recipes.csv",
+        base=bound(plan.zoo_base_dirs, "zoo"),
     output:
         f"{RESULTS}/zoos/{{zoo}}.parquet",
     params:
         loras=inputs_file("loras"),
+        base=optional_flag("--base", "base"),
+        provenance=provenance_file,
     message:
         "pack zoo {wildcards.zoo}"
     log:
@@ -44,4 +48,5 @@ rule pack:
         LOLZOO_ENV
     shell:
         """python -m lolzoo pack --loras @{params.loras} --only-labelled --labels {input.labels} \\
-            --recipes {input.recipes} --zoo {wildcards.zoo} --out {output} > {log} 2>&1"""
+            --recipes {input.recipes} --zoo {wildcards.zoo} {params.base} --provenance {params.provenance} \
+            --out {output} > {log} 2>&1"""

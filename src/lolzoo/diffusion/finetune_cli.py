@@ -75,6 +75,9 @@ def run(args) -> int:
     if not args.base.is_dir():
         raise LolzooError(f"--base {args.base}: no such folder")
 
+    from dataclasses import replace
+
+    from lolzoo.bases.identity import base_name
     from lolzoo.bases.loading import load_sd_pipeline
     from lolzoo.diffusion.finetune import finetune_shard
     from lolzoo.diffusion.images import load_images
@@ -94,9 +97,10 @@ def run(args) -> int:
         shard = finetune_shard(pipeline, images, settings, device, progress=bar, prior=prior, precision=mixed)
     trained = time.perf_counter()
     samples = sum(r.samples for r in shard.results)
+    declared = base_name(args.base)  # what each LoRA says it adapts (lolzoo predict checks it)
     with atomic_dir(args.out, overwrite=True) as staging:
         for setting, result in zip(settings, shard.results):
-            write_lora_folder(result.lora, staging / setting.lora_id)
+            write_lora_folder(replace(result.lora, base_model=declared), staging / setting.lora_id)
         finished = time.perf_counter()
         count = len(settings)
         for recipe, setting, result, image_set in zip(job["recipes"], settings, shard.results, images):

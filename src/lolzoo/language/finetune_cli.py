@@ -55,6 +55,7 @@ def run(args) -> int:
     if not args.base.is_dir():
         raise LolzooError(f"--base {args.base}: no such folder")
 
+    from lolzoo.bases.identity import base_name
     from lolzoo.bases.loading import load_causal_lm
     from lolzoo.io import atomic_dir, atomic_write_json
     from lolzoo.language.encoding import encode
@@ -75,6 +76,8 @@ def run(args) -> int:
             trained = train_lora(model, [encoded[q.id] for q in subset], setting, tokenizer.pad_token_id,
                                  limits.micro_batch_size, device, on_step=bar.update, precision=mixed)
             folder = staging / setting.lora_id
+            # the base's name, not the folder it was loaded from (lolzoo predict checks it)
+            trained.model.peft_config["default"].base_model_name_or_path = base_name(args.base)
             trained.model.save_pretrained(str(folder))
             model = trained.model.unload()  # the base, unchanged, for the next LoRA
             seconds = {"import_and_load": (loaded - started) / len(settings),

@@ -17,6 +17,11 @@ DoRA (magnitude vectors beside the low-rank pair): a model trained on a DoRA zoo
 refuses a plain LoRA; a model trained on plain LoRAs scores a DoRA adapter's low-rank part
 only, with a notice.
 
+Base, one rule (`base_problem`): a LoRA that declares its base (PEFT's base_model_name_or_path,
+diffusers' adapter metadata, kohya's lolzoo_base_model) is refused when the model's zoo records
+another base; a declared local path says where a base was, not which, and is not compared;
+`any_base` scores it anyway, with a notice (a sibling base, knowingly).
+
 `lora_batch` and `predict_lora` return notices beside their result: plain sentences about what
 was changed or assumed to score this LoRA, printed by `lolzoo predict`.
 """
@@ -24,6 +29,7 @@ was changed or assumed to score this LoRA, printed by `lolzoo predict`.
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
@@ -77,6 +83,29 @@ def rank_problem(trained: TrainedModel, ranks: set[int]) -> str | None:
             f"inputs it never saw in training; score it with a rank-agnostic model (glnet, dense, svd)")
 
 
+def base_problem(trained: TrainedModel, declared: str | None) -> str | None:
+    """Why a LoRA declaring base `declared` is not one the model was trained for, or None
+    (same base, or either side unknown or only a location)."""
+    zoo = trained.info.get("zoo", {})
+    trained_base = zoo.get("base_model")
+    if not declared or not trained_base or trained_base == "unknown" or is_location(declared) \
+            or is_location(trained_base) or _same_name(declared, trained_base):
+        return None
+    digest = (zoo.get("base") or {}).get("sha256")
+    held = f" (weights sha256 {digest[:12]})" if digest else ""
+    return (f"declares base {declared!r}, but the model was trained on LoRAs of {trained_base!r}{held}; "
+            f"its predictions would not transfer (--any-base scores it anyway)")
+
+
+def is_location(name: str) -> bool:
+    """A base named by where it lay (results/bases/lm, /models/sd) rather than by a hub name."""
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or "\\" in name or Path(name).is_absolute()
+
+
+def _same_name(a: str, b: str) -> bool:
+    return a.strip().strip("/").lower() == b.strip().strip("/").lower()
+
+
 def unused_components(trained: TrainedModel, modules: list[LoraModule]) -> dict[str, int]:
     """Components of the LoRA (e.g. text_encoder) of which the trained layout has no module at all,
     with their module counts.  Trained module names are `component.path`."""
@@ -85,9 +114,14 @@ def unused_components(trained: TrainedModel, modules: list[LoraModule]) -> dict[
             if not any(spec.name.startswith(component + ".") for spec in trained.modules)}
 
 
-def lora_batch(lora: Lora, trained: TrainedModel) -> PreparedLora:
+def lora_batch(lora: Lora, trained: TrainedModel, any_base: bool = False) -> PreparedLora:
     """The LoRA as a batch of one, in the trained module order, and its notices; raises LayoutMismatch."""
     notices = []
+    problem = base_problem(trained, lora.base_model)
+    if problem and not any_base:
+        raise LayoutMismatch(problem)
+    if problem:
+        notices.append(problem.replace(" (--any-base scores it anyway)", "; scored anyway (--any-base)"))
     dropped = unused_components(trained, lora.modules)
     if dropped:
         notices.append("dropped " + ", ".join(f"{component} ({count} modules)" for component, count in dropped.items())
@@ -128,9 +162,9 @@ def dora_magnitudes(lora: Lora, modules: list[LoraModule], trained: TrainedModel
     return None, None
 
 
-def predict_lora(lora: Lora, trained: TrainedModel) -> Prediction:
+def predict_lora(lora: Lora, trained: TrainedModel, any_base: bool = False) -> Prediction:
     """The JSON-able prediction of one LoRA (see Task.describe) and its notices; raises LayoutMismatch."""
-    batch, notices = lora_batch(lora, trained)
+    batch, notices = lora_batch(lora, trained, any_base)
     try:
         with torch.no_grad():
             outputs = trained.model(batch)

@@ -18,7 +18,7 @@ with one column per label, or `--format table` printed at the end:
 
 What the model cannot read is refused with one line on stderr, `lolzoo predict: refused PATH:
 reason` (modules missing from the trained layout or of other shapes, listed; a rank MLP and
-O-Align cannot take), and the rest is still scored. Modules of a whole component the model does
+O-Align cannot take, a declared base other than the model's zoo's: lolzoo.lol.predict), and the rest is still scored. Modules of a whole component the model does
 not use (a text encoder's) are dropped with a notice (stderr and `notices`). DoRA adapters score
 under a model fitted on a DoRA zoo, which refuses plain LoRAs; a model fitted on plain LoRAs
 scores a DoRA adapter's low-rank part, with a notice. The last stderr line sums up:
@@ -43,6 +43,9 @@ def add_arguments(parser) -> None:
                         help="LoRA files or folders (PEFT, diffusers, kohya); other folders are searched recursively")
     parser.add_argument("--allow-pickle", action="store_true",
                         help="also read .bin/.pt/.pth/.ckpt LoRAs (loaded weights-only); only files you trust")
+    parser.add_argument("--any-base", action="store_true",
+                        help="score LoRAs that declare another base than the model's zoo (with a notice) "
+                             "instead of refusing them")
     parser.add_argument("--format", choices=["jsonl", "csv", "table"], default="jsonl",  # predict_output.WRITERS
                         help="JSON lines (default) or CSV, printed as each LoRA is scored, or a table at the end")
 
@@ -64,7 +67,7 @@ def run(args) -> int:
     for path in find_loras(args.paths):
         start = time.perf_counter()
         try:
-            prediction = predict_lora(read_lora(path, allow_pickle=args.allow_pickle), trained)
+            prediction = predict_lora(read_lora(path, allow_pickle=args.allow_pickle), trained, args.any_base)
         except (LayoutMismatch, LoraFormatError) as err:
             refused += 1
             print(f"{PROG}: refused {path}: {str(err).removeprefix(f'{path}: ')}", file=sys.stderr, flush=True)

@@ -12,6 +12,9 @@ but not trained or scored on); `split` is the LoRA's split all the same.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +74,7 @@ def write_fit_outputs(out_dir: str | Path, result: FitResult, zoo: Zoo, command:
     import json
 
     zoo_json = {"name": zoo.info.zoo, "base_model": zoo.info.base_model, "path": str(zoo.path),
-                "schema_version": zoo.info.schema_version}
+                "schema_version": zoo.info.schema_version, **zoo_provenance(zoo)}
     training = {"seed": result.seed, "settings": settings_dict(result.settings),
                 "model_hparams": result.model_hparams, "best_epoch": result.best_epoch}
     with atomic_dir(out_dir, overwrite=overwrite) as staging:
@@ -80,6 +83,29 @@ def write_fit_outputs(out_dir: str | Path, result: FitResult, zoo: Zoo, command:
         document = metrics_document(result, command, extra_timings)
         (staging / METRICS_FILE).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
     return Path(out_dir)
+
+
+def zoo_provenance(zoo: Zoo) -> dict:
+    """What model.json keeps of its zoo's provenance (the base's identity and hash, the config hash)
+    and the zoo file's own sha256, so a published model names the exact zoo it was trained on."""
+    kept = {key: zoo.info.provenance[key] for key in ("base", "world", "config_sha256", "lolzoo_version")
+            if key in zoo.info.provenance}
+    return {"provenance": kept, "sha256": file_sha256(zoo.path)}
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def file_sha256(path: str | Path) -> str | None:
+    """sha256 of a file, once per process while it is unchanged (fit-cv saves a model per fold and seed)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return _cached_sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
 
 
 CV_FILE = "cv.json"  # what `lolzoo fit-cv` writes at the top of its folder (lolzoo.lol.cv)

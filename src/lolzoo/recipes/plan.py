@@ -59,6 +59,20 @@ def zoo_spec_text(config: dict, zoo: str) -> str:
     return json.dumps(zoo_spec(config, zoo), sort_keys=True)
 
 
+def zoo_provenance(config: dict, zoo: str) -> dict:
+    """What a packed zoo records of the config that made it (lolzoo.zoo.schema, `provenance`):
+    the world, the config part its LoRAs depend on, and that part's sha256."""
+    text = zoo_spec_text(config, zoo)
+    return {"world": config["world"], "config_sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "zoo_config": json.loads(text)}
+
+
+def zoo_base_dirs(config: dict, zoo: str) -> list[str]:
+    """The folder of the base a zoo's LoRAs were trained on; none for a synthetic zoo."""
+    base = config["zoos"][zoo].get("base")
+    return [f"{RESULTS}/bases/{base}"] if base else []
+
+
 def shards(config: dict, zoo: str) -> dict[str, list[str]]:
     """The training shards of a zoo: shard name -> its lora_ids, `shard_size` at a time."""
     entry = config["zoos"][zoo]

@@ -26,7 +26,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="the zoo file to write (.parquet)")
     parser.add_argument("--recipes", type=Path, help="CSV of recipes (lora_id + hyperparameters), e.g. from `lolzoo recipes`")
     parser.add_argument("--zoo", help="zoo name (default: the zoo the recipes give these LoRAs, else the --out file's stem)")
-    parser.add_argument("--base-model", help="base model name (default: the one the LoRAs name)")
+    parser.add_argument("--base-model", help="base model name (default: --base's name, else the one the LoRAs name)")
+    parser.add_argument("--base", type=Path,
+                        help="the base folder the LoRAs were trained on: its name, kind and the sha256 of its "
+                             "weights are recorded in the zoo (lolzoo.bases.identity)")
+    parser.add_argument("--provenance", type=Path,
+                        help="JSON from the workflow: the world, the config part the zoo was made from "
+                             "(zoo_config) and its sha256 (config_sha256); recorded in the zoo")
     parser.add_argument("--only-labelled", action="store_true",
                         help="pack exactly the LoRAs the labels list (others under --loras are left out; "
                              "a listed one that is missing is an error)")
@@ -53,10 +59,29 @@ def run(args) -> int:
         sources = labelled_sources(sources, labels, " ".join(map(str, args.loras)))
     recipes = read_id_table(args.recipes) if args.recipes else None
     summary = pack_zoo(read_each(sources), labels, args.out, zoo_name(args, recipes, sources), args.base_model,
-                       recipes=recipes, allow_missing_labels=args.allow_missing_labels)
+                       recipes=recipes, allow_missing_labels=args.allow_missing_labels,
+                       provenance=provenance(args.base, args.provenance))
     print(f"packed {summary.num_loras} LoRAs ({summary.weight_bytes / 1e6:.1f} MB of weights, "
           f"{len(summary.info.modules)} modules) into {summary.path}")
     return 0
+
+
+def provenance(base: Path | None, given: Path | None) -> dict:
+    """What the zoo records of its making: this lolzoo's version, the workflow's JSON, the base's identity."""
+    import json
+
+    from lolzoo import __version__
+    from lolzoo.bases.identity import base_identity
+
+    record = {"lolzoo_version": __version__}
+    if given is not None:
+        try:
+            record.update(json.loads(given.read_text()))
+        except (OSError, json.JSONDecodeError) as err:
+            raise UserError(f"--provenance {given}: not a readable JSON file ({err})") from err
+    if base is not None:
+        record["base"] = base_identity(base)
+    return record
 
 
 def lora_sources(folder: Path) -> dict[str, Path]:

@@ -63,6 +63,7 @@ def pack_zoo(
     *,
     allow_missing_labels: bool = False,
     extra_metadata: Mapping | None = None,
+    provenance: Mapping | None = None,
     row_group_bytes: int = DEFAULT_ROW_GROUP_BYTES,
 ) -> PackSummary:
     """Write one row per (lora_id, Lora) of `entries` to `out_path`; see lolzoo.zoo.schema.
@@ -70,15 +71,19 @@ def pack_zoo(
     `labels` and `recipes` are frames with a `lora_id` column, joined on it.  Every LoRA
     needs a label row (unless `allow_missing_labels`: its labels are null) and every label
     row needs a LoRA; recipes may list more LoRAs than packed, and a LoRA without a recipe
-    gets null recipe columns.  `base_model=None` takes it from the LoRAs' own metadata.
+    gets null recipe columns.  `base_model=None` takes it from the LoRAs' own metadata, else
+    from `provenance["base"]["name"]` when given.
     """
+    provenance = dict(provenance or {})
+    if base_model is None and provenance.get("base", {}).get("name"):
+        base_model = provenance["base"]["name"]
     out_path = Path(out_path)
     label_side = _SideTable(_without_recipe_columns(labels, recipes), "labels")
     recipe_side = _SideTable(recipes, "recipes")
 
     with atomic_file(out_path) as tmp_path:
         packer = _Packer(tmp_path, zoo_name, base_model, label_side, recipe_side,
-                         dict(extra_metadata or {}), row_group_bytes)
+                         dict(extra_metadata or {}), provenance, row_group_bytes)
         try:
             for lora_id, lora in entries:
                 packer.add(str(lora_id), lora)
@@ -153,13 +158,14 @@ class _Packer:
     """Accumulates rows and flushes a row group whenever `row_group_bytes` of weights are buffered."""
 
     def __init__(self, path: Path, zoo_name, base_model, labels: _SideTable, recipes: _SideTable,
-                 extra: dict, row_group_bytes: int):
+                 extra: dict, provenance: dict, row_group_bytes: int):
         self.path = path
         self.zoo_name = zoo_name
         self.base_model = base_model
         self.labels = labels
         self.recipes = recipes
         self.extra = extra
+        self.provenance = provenance
         self.row_group_bytes = row_group_bytes
         self.writer: pq.ParquetWriter | None = None
         self.info: ZooInfo | None = None
@@ -237,6 +243,7 @@ class _Packer:
             label_columns=tuple(self.labels.columns),
             extra=self.extra,
             dora=bool(self.dora),
+            provenance=self.provenance,
         )
         self.schema = zoo_schema(self.info, self.recipes.fields() + self.labels.fields())
         small_columns = [c for c in _parquet_column_paths(self.schema) if c != WEIGHTS_COLUMN]

@@ -26,14 +26,15 @@ and decoding those levels made loading ~3x slower than one binary value per row
 
 The schema metadata key b"lolzoo" holds JSON: schema_version, zoo, base_model, the ordered
 modules with their key and (n, m) shape, the weight layout, the recipe and label column
-names, and `dora`. A plain zoo is written as version 1 and a DoRA zoo as version 2, so an older
+names, `dora`, and `provenance` (the base's identity and hash, the config and lolzoo version
+that made the zoo; older lolzoo versions ignore it). A plain zoo is written as version 1 and a DoRA zoo as version 2, so an older
 lolzoo refuses a DoRA zoo instead of silently dropping its magnitudes.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
 
@@ -90,6 +91,10 @@ class ZooInfo:
     label_columns: tuple[str, ...]
     extra: dict  # free-form metadata a writer added (e.g. the synthetic zoo's task list)
     dora: bool = False  # DoRA adapters: the magnitudes column holds each module's magnitude vector
+    # where the zoo came from, so that it survives copying: lolzoo_version, world, config_sha256,
+    # zoo_config (the config part it was made from: lolzoo.recipes.plan.zoo_spec) and base (name,
+    # kind, sha256 of its weights: lolzoo.bases.identity); empty for a zoo packed by hand
+    provenance: dict = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         data = asdict(self)
@@ -127,6 +132,7 @@ class ZooInfo:
                 label_columns=tuple(data["label_columns"]),
                 extra=dict(data.get("extra", {})),
                 dora=bool(data.get("dora", False)),
+                provenance=dict(data.get("provenance") or {}),
             )
         except (KeyError, TypeError) as err:
             raise ZooFormatError(f"{source}: incomplete lolzoo schema metadata ({err})") from err
