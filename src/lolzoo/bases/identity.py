@@ -11,6 +11,7 @@ the folder (relative path and the file's own sha256, in path order), symlinks fo
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from lolzoo.bases.loading import read_card
@@ -35,8 +36,9 @@ def base_name(folder: str | Path) -> str:
 def weights_sha256(folder: str | Path) -> tuple[str, int, int]:
     """(sha256 hex, number of weight files, their bytes) of every weight file under `folder`."""
     folder = Path(folder)
-    files = sorted(path for path in folder.rglob("*")
-                   if path.name.endswith(WEIGHT_SUFFIXES) and path.is_file() and not path.name.startswith("."))
+    # os.walk follows links: `lolzoo fetch-base --path` links a local copy's unet/, vae/ ... in
+    files = sorted(Path(root) / name for root, _, names in os.walk(folder, followlinks=True) for name in names
+                   if name.endswith(WEIGHT_SUFFIXES) and not name.startswith(".") and (Path(root) / name).is_file())
     combined, total = hashlib.sha256(), 0
     for path in files:
         with path.open("rb") as handle:
