@@ -32,6 +32,7 @@ include: "workflow/rules/pack.smk"
 include: "workflow/rules/lol.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/reliability.smk"
+include: "workflow/rules/export.smk"
 
 
 rule all:

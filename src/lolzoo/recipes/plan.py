@@ -292,9 +292,9 @@ def fit_flags(config: dict, zoo: str, task: str, model: str) -> list[str]:
     change reruns the job): the task, its preset and settings (the tuning's starting point), the
     folds and seeds, the tuning grid and the learning curve's shares."""
     lol = config["lol"]
-    spec, split = lol["tasks"][zoo][task], lol["split"]
+    spec = lol["tasks"][zoo][task]
     flags = ["--task", spec["kind"], "--target", ",".join(spec["targets"]), "--model", model,
-             "--split", f"{split['train']},{split['val']},{split['test']}",
+             "--split", split_flag(config),
              "--folds", str(lol["cv"]["folds"]), "--seeds", ",".join(map(str, lol["seeds"]))]
     if lol["learning_curve"]:
         flags += ["--train-fractions", ",".join(map(str, sorted(lol["learning_curve"])))]
@@ -482,7 +482,35 @@ def all_targets(config: dict) -> list[str]:
                        if spec["type"] in PRODUCED_TYPES and bases.get(spec.get("base"), {}).get("kind") == "tiny-sd"})
     # the base's own validation loss and ARC-C accuracy, next to its LoRAs'
     targets += [f"{RESULTS}/{zoo}/base_eval.json" for zoo, spec in zoos.items() if spec["type"] in LANGUAGE_TYPES]
-    return targets + lol_report_targets(config) + reliability_targets(config) + results_doc_targets(config)
+    return (targets + lol_report_targets(config) + reliability_targets(config) + results_doc_targets(config)
+            + export_targets(config))
+
+
+# ---- Exports: what another lab downloads (issue 21, lolzoo.publish) -------------------------
+
+EXPORTS = f"{RESULTS}/exports"
+
+
+def exported_zoos(config: dict) -> list[str]:
+    """Every zoo the workflow packs, exported as a dataset folder."""
+    return [zoo for zoo, spec in config["zoos"].items() if spec["type"] in PRODUCED_TYPES]
+
+
+def published_models(config: dict) -> list[str]:
+    """The model folders published beside the exports: `lol.publish` kinds on every task."""
+    kinds = [kind for kind in config["lol"]["publish"] if kind in config["lol"]["models"]]
+    return [f"{EXPORTS}/models/{zoo}/{task}/{kind}"
+            for zoo in lol_zoos(config) for task in config["lol"]["tasks"][zoo] for kind in kinds]
+
+
+def export_targets(config: dict) -> list[str]:
+    return [f"{EXPORTS}/{zoo}" for zoo in exported_zoos(config)] + published_models(config)
+
+
+def split_flag(config: dict) -> str:
+    """The LoL split as `lolzoo fit --split` and `lolzoo export --split` take it."""
+    split = config["lol"]["split"]
+    return f"{split['train']},{split['val']},{split['test']}"
 
 
 # ---- The results document: every report table of the world in one Markdown file ------------
