@@ -221,7 +221,7 @@ def _evaluation_section(run: PublishedRun, info: dict, table: pd.DataFrame, reli
         ceiling = rows.get((CEILING, name))
         lines.append(f"| {METRIC_NAMES.get(name, name)} | {_cell(model)} | {_cell(baseline)} | "
                      f"{_difference(model, baseline, name)} | {_ceiling_cell(ceiling)} | {_value(own.get(name))} |")
-    lines += ["", _metric_legend(), "", _ceiling_text(group, table, reliability_file)]
+    lines += ["", _metric_legend(), "", ceiling_text(group, table, reliability_file)]
     return "\n".join(lines)
 
 
@@ -288,7 +288,7 @@ def _metric_legend() -> str:
             "'not distinguishable' means its 95% interval contains 0.")
 
 
-def _ceiling_text(group: Group, table: pd.DataFrame, reliability_file: Path | None) -> str:
+def ceiling_text(group: Group, table: pd.DataFrame, reliability_file: Path | None) -> str:
     ceilings = table[table["row"] == CEILING]
     if not ceilings.empty and (ceilings["status"] == EXACT).all():
         return ("Noise ceiling: exact. The labels are data labels, fixed by construction: no measurement noise "
