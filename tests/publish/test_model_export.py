@@ -67,7 +67,7 @@ def card_parts(folder):
     text = (folder / "README.md").read_text()
     assert text.startswith("---\n")
     head, body = text[4:].split("\n---\n", 1)
-    return yaml.safe_load(head), body
+    return yaml.safe_load(head), body  # parsed here with yaml itself, not with the code that wrote it
 
 
 def test_exported_model_scores_as_its_fit_folder(exported, cv_dir, lora, cli):

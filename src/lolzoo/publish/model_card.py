@@ -7,8 +7,7 @@ comparison_table.interval_table), so the card shows the numbers `lolzoo compare`
 same folder. Facts a model written by older code lacks (the zoo's sha256, its base's weights)
 are said to be "not recorded", never guessed.
 
-The front matter is rendered here with yaml.safe_dump; the zoo's dataset card
-(publish/card_text.py) renders its own: the two may be folded together later.
+The front matter is rendered by publish/card_text.py, as the zoo's dataset card renders its own.
 """
 
 from __future__ import annotations
@@ -19,11 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-import yaml
-
 from lolzoo.lol.artifacts import TrainedModel, jsonable
 from lolzoo.lol.predict import Prediction, is_location
 from lolzoo.lol.predict_output import prediction_record
+from lolzoo.publish import card_text
 from lolzoo.publish.model_export import PublishedRun
 from lolzoo.report.ceilings import EXACT
 from lolzoo.report.compare import BASELINE, HEADLINE_METRICS, METRIC_NAMES, MODEL_NAMES, Group, _decimal
@@ -77,7 +75,7 @@ def model_card(run: PublishedRun, trained: TrainedModel, table: pd.DataFrame, di
         _licence_section(info),
         _citation_section(),
     ]
-    return "---\n" + front_matter_text(run, trained, table) + "---\n\n" + "\n\n".join(sections) + "\n"
+    return card_text.front_matter(front_matter(run, trained, table)) + "\n" + "\n\n".join(sections) + "\n"
 
 
 # ---- front matter ---------------------------------------------------------------------------
@@ -102,8 +100,6 @@ def front_matter(run: PublishedRun, trained: TrainedModel, table: pd.DataFrame) 
     })
 
 
-def front_matter_text(run: PublishedRun, trained: TrainedModel, table: pd.DataFrame) -> str:
-    return yaml.safe_dump(front_matter(run, trained, table), sort_keys=False, allow_unicode=True, width=100)
 
 
 def _model_index(info: dict, trained: TrainedModel, table: pd.DataFrame) -> dict:
@@ -112,9 +108,9 @@ def _model_index(info: dict, trained: TrainedModel, table: pd.DataFrame) -> dict
     metrics = [{"type": name, "value": float(row.mean), "name": f"{METRIC_NAMES.get(name, name)}: "
                 f"{cell_text(row._replace(mark=''), DIGITS)}"}
                for name, row in model.items() if math.isfinite(row.mean)]
-    zoo = info.get("zoo", {}).get("name")
+    zoo, task = info.get("zoo", {}).get("name"), trained.task
     return {"name": _title_text(info), "results": [{
-        "task": {"type": TASK_TAGS[trained.task.kind], "name": f"{trained.task.kind} of {', '.join(trained.task.targets)}"},
+        "task": {"type": TASK_TAGS[task.kind], "name": f"{task.kind} of {', '.join(task.targets)}"},
         "dataset": {"name": f"lolzoo zoo {zoo}", "type": str(zoo)},
         "metrics": metrics}]}
 
@@ -146,14 +142,14 @@ def _predicts(trained: TrainedModel) -> str:
         lines.append("Multilabel: for each label, the probability that it is 1 (a number in [0, 1]).")
         lines += ["", "| label | meaning |", "|---|---|"] + [f"| {t} | {_meaning(t)} |" for t in task.targets]
     else:
-        classes = ", ".join(map(str, task.classes))
-        lines.append(f"Multiclass: the class of {task.targets[0]} ({_meaning(task.targets[0])}), one of "
-                     f"{classes}, with each class's probability.")
+        target, classes = task.targets[0], ", ".join(map(str, task.classes))
+        lines.append(f"Multiclass: the class of {target}, one of {classes}, with each class's probability. "
+                     f"{target}: {_meaning(target)}.")
     return "\n".join(lines)
 
 
 def _meaning(target: str) -> str:
-    return LABEL_MEANINGS.get(target, "a label of the zoo (see the zoo's card)")
+    return LABEL_MEANINGS.get(target, "a label of the zoo, described by the zoo's card")
 
 
 def base_identity(info: dict) -> dict:
@@ -185,6 +181,7 @@ def _training_section(run: PublishedRun, trained: TrainedModel) -> str:
     training, kind = trained.info.get("training", {}), trained.model.kind
     settings = training.get("settings", {})
     sizes = run.metrics.get("sizes", {})
+    optimiser = {k: settings[k] for k in ("lr", "weight_decay", "batch_size", "epochs") if k in settings}
     split = (f"fold {run.fold} of {run.folds} (its test LoRAs held out; validation carved from the other folds)"
              if run.folds > 1 else "the fixed split")
     lines = ["## Training", "",
@@ -192,7 +189,7 @@ def _training_section(run: PublishedRun, trained: TrainedModel) -> str:
              f"`{json.dumps(trained.info['model'].get('hparams', {}), sort_keys=True)}`",
              f"- published run: {split}, seed {run.seed}; LoRAs: {sizes.get('train', '?')} train, "
              f"{sizes.get('val', '?')} validation, {sizes.get('test', '?')} test",
-             f"- training: `{json.dumps({k: settings[k] for k in ('lr', 'weight_decay', 'batch_size', 'epochs') if k in settings}, sort_keys=True)}`, "
+             f"- training: `{json.dumps(optimiser, sort_keys=True)}`, "
              f"best epoch {training.get('best_epoch', '?')} (by validation loss)"]
     if run.cv is not None:
         cv = run.cv["settings"]
@@ -341,8 +338,7 @@ def _limitations_section(trained: TrainedModel) -> str:
         named = f"only by where it lay (`{base}`)" if base and base != "unknown" else "not at all"
         refusal = (f"Base: its zoo names its base {named}, so `lolzoo predict` cannot check the base a LoRA "
                    f"declares: score only LoRAs of the base the zoo was made from.")
-    modules = "\n".join(f"| {spec.name} | {spec.n} × {spec.m}{'' if not spec.conv_kernel else f' (conv {spec.conv_kernel})'} |"
-                        for spec in trained.modules)
+    modules = "\n".join(f"| {spec.name} | {spec.n} × {spec.m}{_kernel(spec.conv_kernel)} |" for spec in trained.modules)
     return ("## Limitations\n\n"
             f"- {refusal}\n"
             f"- Modules: the {len(trained.modules)} adapted modules below, with these shapes. A LoRA missing one, "
@@ -354,6 +350,10 @@ def _limitations_section(trained: TrainedModel) -> str:
             "how much.\n\n"
             f"<details><summary>The {len(trained.modules)} trained modules (name, out × in)</summary>\n\n"
             f"| module | shape |\n|---|---|\n{modules}\n\n</details>")
+
+
+def _kernel(conv_kernel) -> str:
+    return f" (conv {conv_kernel})" if conv_kernel else ""
 
 
 def _files_section(digests: dict[str, str]) -> str:
