@@ -24,8 +24,10 @@ EXPORT_METADATA_KEY = b"lolzoo_export"  # what the shard holds beyond the zoo's 
 EXPORT_FORMAT_VERSION = 1
 ROW_COLUMN = "zoo_row"  # the row's position in the zoo file: import restores the order from it
 
-# Array2D's Arrow storage as `datasets` writes it: plain (not fixed-size) nested lists
+# Array2D's Arrow storage as `datasets` writes it: plain (not fixed-size) nested lists, marked as its
+# Arrow extension type, which `datasets` registers; other readers see the nested lists
 ARRAY2D_STORAGE = pa.list_(pa.list_(pa.float32()))
+ARRAY2D_EXTENSION = b"datasets.features.features.Array2DExtensionType"
 
 
 class ExportFormatError(LolzooError):
@@ -44,6 +46,14 @@ def weight_column(module: str, part: str) -> str:
 
 def array2d_feature(rows: int, columns: int) -> dict:
     return {"shape": [int(rows), int(columns)], "dtype": "float32", "_type": "Array2D"}
+
+
+def array2d_field(name: str, rows: int, columns: int) -> pa.Field:
+    """A float32 matrix column: `datasets` matches its feature to this field (type and extension
+    metadata both) before it yields an Array2D rather than nested lists."""
+    extension = json.dumps([[int(rows), int(columns)], "float32"]).encode()
+    return pa.field(name, ARRAY2D_STORAGE, metadata={b"ARROW:extension:name": ARRAY2D_EXTENSION,
+                                                     b"ARROW:extension:metadata": extension})
 
 
 def vector_feature(length: int) -> dict:

@@ -37,10 +37,10 @@ import torch
 from lolzoo import __version__
 from lolzoo.io import atomic_dir
 from lolzoo.lol.split import DEFAULT_FRACTIONS, assign_splits
-from lolzoo.publish.zoo_card import CardContext, render_card
-from lolzoo.publish.hf_layout import (ARRAY2D_STORAGE, CARD, EXPORT_FORMAT_VERSION, EXPORT_METADATA_KEY,
-                                      HF_METADATA_KEY, HUB_SPLITS, ROW_COLUMN, ExportFormatError, array2d_feature,
+from lolzoo.publish.hf_layout import (CARD, EXPORT_FORMAT_VERSION, EXPORT_METADATA_KEY,
+                                      HF_METADATA_KEY, HUB_SPLITS, ROW_COLUMN, ExportFormatError, array2d_feature, array2d_field,
                                       feature_of, hf_metadata, shard_path, vector_feature, weight_column)
+from lolzoo.publish.zoo_card import CardContext, render_card
 from lolzoo.zoo.load import Zoo, load_zoo
 from lolzoo.zoo.schema import MAGNITUDES_COLUMN, METADATA_KEY, WEIGHTS_COLUMN, ZooInfo
 
@@ -140,13 +140,15 @@ class _WeightLayout:
     def __init__(self, zoo: Zoo):
         self.zoo = zoo
         r = zoo.r_max
-        columns = []  # (name, feature, Arrow type, tensor getter)
+        columns = []  # (name, feature, Arrow field, tensor)
         for k, spec in enumerate(zoo.modules):
-            columns.append((weight_column(spec.name, "U"), array2d_feature(spec.n, r), ARRAY2D_STORAGE, zoo.U[k]))
-            columns.append((weight_column(spec.name, "V"), array2d_feature(spec.m, r), ARRAY2D_STORAGE, zoo.V[k]))
+            for part, height, tensor in (("U", spec.n, zoo.U[k]), ("V", spec.m, zoo.V[k])):
+                name = weight_column(spec.name, part)
+                columns.append((name, array2d_feature(height, r), array2d_field(name, height, r), tensor))
             if zoo.magnitudes is not None:
-                columns.append((weight_column(spec.name, "magnitude"), vector_feature(spec.n),
-                                pa.list_(pa.float32(), spec.n), zoo.magnitudes[k]))
+                name = weight_column(spec.name, "magnitude")
+                columns.append((name, vector_feature(spec.n), pa.field(name, pa.list_(pa.float32(), spec.n)),
+                                zoo.magnitudes[k]))
         self.columns = columns
         self.names = tuple(c[0] for c in columns)
         self.row_bytes = 4 * sum(math.prod(c[3].shape[1:]) for c in columns)
@@ -161,16 +163,16 @@ class _WeightLayout:
         return {name: feature for name, feature, _, _ in self.columns}
 
     def fields(self) -> list[pa.Field]:
-        return [pa.field(name, typ) for name, _, typ, _ in self.columns]
+        return [field for _, _, field, _ in self.columns]
 
     def arrays(self, rows: np.ndarray) -> list[pa.Array]:
         index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
         arrays = []
-        for _, _, typ, tensor in self.columns:
+        for _, _, field, tensor in self.columns:
             block = tensor[index].contiguous().numpy()
             flat = pa.array(block.reshape(-1), pa.float32())
-            if pa.types.is_fixed_size_list(typ):  # a magnitude vector per row
-                arrays.append(pa.FixedSizeListArray.from_arrays(flat, typ.list_size))
+            if pa.types.is_fixed_size_list(field.type):  # a magnitude vector per row
+                arrays.append(pa.FixedSizeListArray.from_arrays(flat, field.type.list_size))
                 continue
             count, height, width = block.shape
             inner = pa.ListArray.from_arrays(pa.array(np.arange(0, count * height * width + 1, width, dtype=np.int32)),
@@ -186,7 +188,9 @@ def _shard_schema(info: ZooInfo, plain: pa.Schema, layout: _WeightLayout, fracti
     export = {"format_version": EXPORT_FORMAT_VERSION, "lolzoo_version": __version__, "scaling_folded": True,
               "r_max": layout.zoo.r_max, "split_fractions": list(fractions), "row_column": ROW_COLUMN,
               "weight_columns": list(layout.names)}
-    return pa.schema(list(plain) + layout.fields(), metadata={
+    # nullable like every `datasets` feature: it keeps a declared feature only when the field equals it
+    fields = [field.with_nullable(True) for field in plain]
+    return pa.schema(fields + layout.fields(), metadata={
         HF_METADATA_KEY: hf_metadata(features),
         METADATA_KEY: info.to_json(),
         EXPORT_METADATA_KEY: json.dumps(export, sort_keys=True).encode(),
