@@ -156,7 +156,8 @@ def base_identity(info: dict) -> dict:
     """The base's name and weights sha256 as model.json records them (older models: the name only)."""
     zoo = info.get("zoo", {})
     base = zoo.get("provenance", {}).get("base") or {}
-    return {"name": base.get("name") or zoo.get("base_model"), "kind": base.get("kind"), "sha256": base.get("sha256")}
+    name = base.get("name") or zoo.get("base_model")
+    return {"name": None if name == "unknown" else name, "kind": base.get("kind"), "sha256": base.get("sha256")}
 
 
 def _zoo_section(info: dict) -> str:
@@ -331,13 +332,13 @@ def _limitations_section(trained: TrainedModel) -> str:
     dora = ("DoRA: trained on DoRA adapters; it reads each module's magnitude vector and refuses plain LoRAs."
             if model.magnitudes else
             "DoRA: trained on plain LoRAs; a DoRA adapter is scored on its low-rank part only, with a notice.")
-    if base and base != "unknown" and not is_location(base):
+    if base and not is_location(base):
         refusal = (f"Base: LoRAs of `{base}` only. A LoRA that declares another base is refused "
                    f"(`--any-base` scores it anyway, with a notice; predictions do not transfer between bases).")
     else:
-        named = f"only by where it lay (`{base}`)" if base and base != "unknown" else "not at all"
-        refusal = (f"Base: its zoo names its base {named}, so `lolzoo predict` cannot check the base a LoRA "
-                   f"declares: score only LoRAs of the base the zoo was made from.")
+        named = f"names its base only by where it lay (`{base}`)" if base else "does not record its base"
+        refusal = (f"Base: its zoo {named}, so `lolzoo predict` cannot check the base a LoRA declares: score only "
+                   f"LoRAs of the base the zoo was made from.")
     modules = "\n".join(f"| {spec.name} | {spec.n} × {spec.m}{_kernel(spec.conv_kernel)} |" for spec in trained.modules)
     return ("## Limitations\n\n"
             f"- {refusal}\n"
@@ -366,7 +367,7 @@ def _files_section(digests: dict[str, str]) -> str:
 
 def _licence_section(info: dict) -> str:
     base = base_identity(info)["name"]
-    named = f" (`{base}`)" if base and base != "unknown" else ""
+    named = f" (`{base}`)" if base else ""
     return ("## Licence\n\nThe model's weights and config: MIT, lolzoo's licence. The LoRAs it reads, and the "
             f"zoo it was trained on, come under the terms of their base model{named}; scoring them does not "
             "change those terms.")
