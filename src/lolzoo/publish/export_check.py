@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 
 from lolzoo.errors import LolzooError
 from lolzoo.publish.card_text import CardError, split_card
+from lolzoo.publish.exported import Shard, file_sha256
 from lolzoo.publish.hf_layout import CARD, DATA_DIR, EXPORT_METADATA_KEY
-from lolzoo.publish.zoo_export import Shard, file_sha256
 from lolzoo.zoo.schema import METADATA_KEY, ZooFormatError, ZooInfo
 
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 import pandas as pd
 import pyarrow as pa
 import yaml
@@ -24,11 +22,9 @@ import yaml
 from lolzoo import __version__
 from lolzoo.publish.card_text import front_matter, table
 from lolzoo.publish.column_docs import NOT_RECORDED, describe_column, distribution
-from lolzoo.publish.hf_layout import DATA_DIR, ROW_COLUMN
+from lolzoo.publish.exported import ExportedZoo
+from lolzoo.publish.hf_layout import DATA_DIR
 from lolzoo.publish.licences import Licence, base_data_kinds, base_licence, data_licence
-
-if TYPE_CHECKING:
-    from lolzoo.publish.zoo_export import ExportedZoo
 
 TAGS = ["lora", "weight-space-learning", "model-zoo", "lolzoo"]
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),

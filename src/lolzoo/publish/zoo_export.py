@@ -20,16 +20,13 @@ and renamed at once (lolzoo.io.atomic_dir), so a failed export leaves nothing th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
@@ -37,6 +34,7 @@ import torch
 from lolzoo import __version__
 from lolzoo.io import atomic_dir
 from lolzoo.lol.split import DEFAULT_FRACTIONS, assign_splits
+from lolzoo.publish.exported import ExportedZoo, Shard, file_sha256
 from lolzoo.publish.hf_layout import (CARD, EXPORT_FORMAT_VERSION, EXPORT_METADATA_KEY,
                                       HF_METADATA_KEY, HUB_SPLITS, ROW_COLUMN, ExportFormatError, array2d_feature, array2d_field,
                                       feature_of, hf_metadata, shard_path, vector_feature, weight_column)
@@ -46,33 +44,6 @@ from lolzoo.zoo.schema import MAGNITUDES_COLUMN, METADATA_KEY, WEIGHTS_COLUMN, Z
 
 DEFAULT_SHARD_BYTES = 500_000_000  # the hub's advice for Parquet shards
 ROW_GROUP_BYTES = 64 << 20
-
-
-@dataclass(frozen=True)
-class Shard:
-    path: str  # relative to the export folder
-    split: str  # the hub's split name
-    rows: int
-    bytes: int
-    sha256: str
-
-    def to_dict(self) -> dict:
-        return {"path": self.path, "split": self.split, "rows": self.rows, "bytes": self.bytes, "sha256": self.sha256}
-
-
-@dataclass(frozen=True)
-class ExportedZoo:
-    """What the card is written from: the zoo's schema, its plain columns and the shards."""
-
-    folder: Path
-    source: Path
-    info: ZooInfo
-    table: pd.DataFrame  # the plain columns in zoo order, plus `split` (the hub's name)
-    schema: pa.Schema  # the Arrow types of the plain columns
-    weight_columns: tuple[str, ...]
-    r_max: int
-    fractions: tuple[float, float, float]
-    shards: tuple[Shard, ...]
 
 
 def export_zoo(zoo_path: str | os.PathLike, out: str | os.PathLike, *,
@@ -110,11 +81,6 @@ def export_zoo(zoo_path: str | os.PathLike, out: str | os.PathLike, *,
                                layout.names, zoo.r_max, tuple(float(f) for f in fractions), tuple(shards))
         (staging / CARD).write_text(render_card(exported, context), encoding="utf-8")
     return exported
-
-
-def file_sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
