@@ -46,3 +46,15 @@ def test_the_model_names_the_zoo_file_it_was_trained_on(fitted, zoo_path):
     zoo = json.loads((fitted / "glnet" / "model.json").read_text())["zoo"]
     assert zoo["sha256"] == hashlib.sha256(zoo_path.read_bytes()).hexdigest()
     assert zoo["base_model"] == BASE_MODEL and "provenance" in zoo
+
+
+def test_the_refusal_names_the_base_weights_hash_when_the_zoo_recorded_it():
+    from types import SimpleNamespace
+
+    from lolzoo.lol.predict import base_problem
+
+    trained = SimpleNamespace(info={"zoo": {"base_model": "CompVis/stable-diffusion-v1-4",
+                                            "provenance": {"base": {"sha256": "0123456789ab" + "0" * 52}}}})
+    problem = base_problem(trained, "stable-diffusion-v1-5/stable-diffusion-v1-5")
+    assert "weights sha256 0123456789ab" in problem
+    assert base_problem(trained, "compvis/stable-diffusion-v1-4/") is None

@@ -91,7 +91,7 @@ def base_problem(trained: TrainedModel, declared: str | None) -> str | None:
     if not declared or not trained_base or trained_base == "unknown" or is_location(declared) \
             or is_location(trained_base) or _same_name(declared, trained_base):
         return None
-    digest = (zoo.get("base") or {}).get("sha256")
+    digest = ((zoo.get("provenance") or {}).get("base") or {}).get("sha256")
     held = f" (weights sha256 {digest[:12]})" if digest else ""
     return (f"declares base {declared!r}, but the model was trained on LoRAs of {trained_base!r}{held}; "
             f"its predictions would not transfer (--any-base scores it anyway)")
