@@ -24,7 +24,7 @@ from lolzoo.publish.card_text import front_matter, table
 from lolzoo.publish.column_docs import NOT_RECORDED, describe_column, distribution
 from lolzoo.publish.exported import ExportedZoo
 from lolzoo.publish.hf_layout import DATA_DIR
-from lolzoo.publish.licences import Licence, base_data_kinds, base_licence, data_licence
+from lolzoo.publish.licences import BUILT_BASE_KINDS, Licence, base_data_kinds, base_licence, data_licence
 
 TAGS = ["lora", "weight-space-learning", "model-zoo", "lolzoo"]
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
@@ -177,8 +177,12 @@ def _label_kind(values: pd.Series, arrow_type: pa.DataType) -> str:
 
 
 def _base_name(exported: ExportedZoo, facts: _Facts) -> str:
-    spec = (facts.zoo_config.get("bases") or {}).get(facts.entry.get("base"), {})
-    return spec.get("name") or facts.base.get("name") or exported.info.base_model
+    """The hub name, else the recorded one, else the name lolzoo gives a base it built
+    (lolzoo.bases.identity.base_name: lolzoo/<kind>-<folder>), else what the zoo says."""
+    key = facts.entry.get("base")
+    spec = (facts.zoo_config.get("bases") or {}).get(key, {})
+    built = f"lolzoo/{spec['kind']}-{key}" if spec.get("kind") in BUILT_BASE_KINDS else None
+    return spec.get("name") or facts.base.get("name") or built or exported.info.base_model
 
 
 # ---- prose -------------------------------------------------------------------------------------
@@ -319,13 +323,18 @@ def _base_and_data(exported: ExportedZoo, facts: _Facts) -> str:
             for role, licence in facts.licences]
     unknown = [role for role, licence in facts.licences if not licence.known]
     return ("## Base model, data and licences\n\n"
-            f"Base model: `{_base_name(exported, facts)}` (kind {base.get('kind') or NOT_RECORDED}); the sha256 of "
+            f"Base model: `{_base_name(exported, facts)}` (kind {base.get('kind') or _config_kind(facts)}); the sha256 of "
             f"its weight files (lolzoo.bases.identity): `{base.get('sha256') or NOT_RECORDED}`. A LoRA only makes "
             "sense on the base with this hash.\n\n"
             + table(["role", "what", "licence", "link", "note"], rows) +
             "\nThe LoRAs are derived from their base and their data: **they inherit the use terms of every row "
             "above**, and a use must satisfy all of them."
             + (f" The licence of {', '.join(unknown)} is unknown: check before use." if unknown else "") + "\n")
+
+
+def _config_kind(facts: _Facts) -> str:
+    kind = (facts.zoo_config.get("bases") or {}).get(facts.entry.get("base"), {}).get("kind")
+    return f"{kind}, from the config" if kind else NOT_RECORDED
 
 
 def _loading(exported: ExportedZoo) -> str:
@@ -438,7 +447,7 @@ def _limitations(exported: ExportedZoo, facts: _Facts) -> str:
     if not facts.base.get("sha256"):
         items.append(f"The base's hash is {NOT_RECORDED}: nothing here proves which weights the LoRAs adapt.")
     kind = facts.base.get("kind") or (facts.zoo_config.get("bases") or {}).get(facts.entry.get("base"), {}).get("kind")
-    if kind in ("tiny-sd", "tiny-clip", "tiny-qwen2"):
+    if kind in BUILT_BASE_KINDS:
         items.append("The base is a tiny model lolzoo built and pretrained in minutes on small data: results on this "
                      "zoo need not hold for LoRAs of full-size models.")
     if "standin" in str(facts.base.get("source", "")) + str(facts.base.get("role", "")):
