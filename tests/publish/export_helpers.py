@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -42,7 +43,8 @@ def ids(count: int = COUNT) -> list[str]:
     return [f"faces_zoo-{i:05d}" for i in range(count)]
 
 
-def write_zoo(path: Path, kind: str = "plain", count: int = COUNT, provenance: dict | None = PROVENANCE) -> Path:
+def write_zoo(path: Path, kind: str = "plain", count: int = COUNT, provenance: dict | None = PROVENANCE,
+              **pack_options) -> Path:
     """kind: plain (rank 4, alpha 8), mixed (ranks per LoRA and module, some alphas null) or dora."""
     entries = []
     for i, lora_id in enumerate(ids(count)):
@@ -60,8 +62,20 @@ def write_zoo(path: Path, kind: str = "plain", count: int = COUNT, provenance: d
     labels = pd.DataFrame({"lora_id": names, "Male": [i % 2 for i in range(count)],
                            "clip_score": [20.0 + i / 7 for i in range(count)],
                            "dataset_size": [21] * count})
-    pack_zoo(entries, labels, path, "faces_zoo", None, recipes=recipes, provenance=provenance)
+    pack_zoo(entries, labels, path, "faces_zoo", None, recipes=recipes, provenance=provenance, **pack_options)
     return path
+
+
+def card_decoder(folder: Path):
+    """`decode` from the first python block of the card's Loading section, run in a namespace of its own
+    with no lolzoo import: what a reader copying it from the card gets."""
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    loading = card.split("\n## Loading", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", loading, re.DOTALL).group(1)
+    assert "lolzoo" not in "\n".join(line.split("#")[0] for line in code.splitlines())
+    namespace: dict = {}
+    exec(compile(code, "README.md (decoder)", "exec"), namespace)
+    return namespace["decode"]
 
 
 def load_hf(*args, cache: Path, **kwargs):

@@ -35,7 +35,8 @@ def test_front_matter_parses_and_points_at_the_shards(tmp_path):
     assert all(f["path"] == f"data/{f['split']}-*" for f in files)
     block = front["lolzoo"]
     assert block["base"] == {"name": "lolzoo/tiny-sd-sd", "kind": "tiny-sd", "sha256": BASE_SHA}
-    assert block["dora"] is True and block["scaling_folded"] is True and block["r_max"] == 4
+    assert block["dora"] is True and "alpha/r not folded" in block["weights"]
+    assert not {"r_max", "scaling_folded"} & set(block)
     assert block["config_sha256"] == PROVENANCE["config_sha256"]
     assert block["shards"] == [s.to_dict() for s in exported.shards]
     assert [m["name"] for m in block["modules"]] == [s.name for s in exported.info.modules]
@@ -44,6 +45,9 @@ def test_front_matter_parses_and_points_at_the_shards(tmp_path):
                     "Known limitations"):
         assert heading in body
     assert "a photo of the digit three" in body and "dpm-solver" in body  # how clip_score was measured
+    assert "Array2D" not in body.split("Why one bytes column")[0]  # named only where the choice is explained
+    for spec in exported.info.modules:  # the decoder's module list, printed in its code block
+        assert f"({spec.name!r}, {spec.n}, {spec.m})," in body
 
 
 def test_card_names_every_licence_of_the_base_and_data(tmp_path):

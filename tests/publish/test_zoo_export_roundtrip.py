@@ -27,14 +27,13 @@ def test_import_gives_the_same_zoo(tmp_path, kind):
     original, back = load_zoo(zoo), load_zoo(round_trip(zoo, tmp_path))
     for name in ("U", "V") + (("magnitudes",) if kind == "dora" else ()):
         assert all(torch.equal(a, b) for a, b in zip(getattr(original, name), getattr(back, name)))
-    assert torch.equal(original.ranks, back.ranks)
-    pd.testing.assert_frame_equal(original.table.drop(columns="module_alphas"),
-                                  back.table.drop(columns="module_alphas"))
-    assert back.table["module_alphas"].map(lambda alphas: all(a is None or a != a for a in alphas)).all()
-    assert (back.info.provenance, back.info.recipe_columns, back.info.label_columns, back.info.dora) == \
-        (original.info.provenance, original.info.recipe_columns, original.info.label_columns, original.info.dora)
-    assert back.info.extra["export"]["scaling_folded"] is True
-    assert pq.read_schema(zoo).remove_metadata().equals(pq.read_schema(tmp_path / "back.parquet").remove_metadata())
+    assert torch.equal(original.ranks, back.ranks) and torch.equal(original.scales, back.scales)
+    unfolded = [load_zoo(path, fold_scaling=False) for path in (zoo, tmp_path / "back.parquet")]
+    assert torch.equal(unfolded[0].scales, unfolded[1].scales)
+    pd.testing.assert_frame_equal(original.table, back.table)  # module_alphas included
+    assert back.info == original.info
+    assert pq.read_schema(zoo).equals(pq.read_schema(tmp_path / "back.parquet"), check_metadata=True)
+    assert pq.read_table(zoo).equals(pq.read_table(tmp_path / "back.parquet"))
 
 
 def test_round_trip_gives_identical_fits(tmp_path):

@@ -69,11 +69,15 @@ _ENTRIES = (
     _Entry("zoo", None, "", "the zoo's name"),
     _Entry("base_model", None, "", "the base model the LoRA adapts, as the LoRA declares it"),
     _Entry("rank", None, "", "the LoRA's largest module rank r"),
-    _Entry("module_ranks", None, "", "every module's rank, in module order (the weight columns are zero-padded "
-                                     "beyond it)"),
-    _Entry("module_alphas", None, "", "every module's lora_alpha, in module order (null: none, scale 1); kept for "
-                                      "reference only: α/r is already folded into the U columns"),
+    _Entry("module_ranks", None, "", "every module's rank r, in module order: how many rows of each module "
+                                     "`weights` holds"),
+    _Entry("module_alphas", None, "", "every module's lora_alpha, in module order (null: none, scale 1): "
+                                      "ΔW = (α/r) U Vᵀ, and `weights` does not include α/r"),
     _Entry("zoo_row", None, "", "the row's position in the zoo file it was exported from"),
+    _Entry("weights", None, "float32", "the LoRA's factors as trained, little-endian float32: per module in order, "
+                                       "Uᵀ (r × n, lora_B transposed) then Vᵀ (r × m, lora_A)"),
+    _Entry("magnitudes", None, "float32", "the DoRA magnitude vector of every module in order (n floats each), "
+                                          "little-endian float32"),
     # recipes (lolzoo.recipes.zoos)
     _Entry("index", None, "", "the LoRA's index in its zoo"),
     _Entry("seed", None, "", "the LoRA's training seed (initialisation, data order, noise), drawn from the "

@@ -3,7 +3,8 @@
 Refused, with a message naming the file: no README.md; front matter that does not parse or has no
 `lolzoo:` block listing the shards; a listed shard that is missing, of another size, sha256 or row
 count; a Parquet file under data/ that the card does not list; a shard without lolzoo's schema
-metadata, or whose zoo schema or base hash differs from the card's or the other shards'.
+metadata, of another export format (1: per-module Array2D columns, from an older lolzoo), or whose
+zoo schema or base hash differs from the card's or the other shards'.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pyarrow.parquet as pq
 from lolzoo.errors import LolzooError
 from lolzoo.publish.card_text import CardError, split_card
 from lolzoo.publish.exported import Shard, file_sha256
-from lolzoo.publish.hf_layout import CARD, DATA_DIR, EXPORT_METADATA_KEY
+from lolzoo.publish.hf_layout import CARD, DATA_DIR, EXPORT_FORMAT_VERSION, EXPORT_METADATA_KEY
 from lolzoo.zoo.schema import METADATA_KEY, ZooFormatError, ZooInfo
 
 
@@ -32,7 +33,7 @@ class CheckedExport:
     card: dict  # the front matter's `lolzoo:` block
     shards: tuple[Shard, ...]
     info: ZooInfo  # the zoo's schema, as every shard carries it
-    export: dict  # the shards' b"lolzoo_export" metadata (r_max, weight columns, ...)
+    export: dict  # the shards' b"lolzoo_export" metadata (format version, split fractions, row column)
 
 
 def check_export(folder: str | Path) -> CheckedExport:
@@ -103,9 +104,14 @@ def _check_shard(folder: Path, shard: Shard, card_path: Path) -> tuple[ZooInfo, 
     if METADATA_KEY not in metadata or EXPORT_METADATA_KEY not in metadata:
         raise ExportCheckError(f"{path}: no lolzoo schema metadata: not a shard of lolzoo export")
     try:
-        return ZooInfo.from_schema(parquet.schema_arrow, str(path)), json.loads(metadata[EXPORT_METADATA_KEY])
+        info, export = ZooInfo.from_schema(parquet.schema_arrow, str(path)), json.loads(metadata[EXPORT_METADATA_KEY])
     except (ZooFormatError, json.JSONDecodeError) as err:
         raise ExportCheckError(str(err)) from err
+    version = export.get("format_version") if isinstance(export, dict) else None
+    if version != EXPORT_FORMAT_VERSION:
+        raise ExportCheckError(f"{path}: export format {version}, this lolzoo imports format {EXPORT_FORMAT_VERSION} "
+                               "(the zoo's own bytes column); export the zoo again")
+    return info, export
 
 
 def _check_against_card(block: dict, info: ZooInfo, card_path: Path, shard_path: Path) -> None:

@@ -26,15 +26,13 @@ class Shard:
 
 @dataclass(frozen=True)
 class ExportedZoo:
-    """What the card is written from: the zoo's schema, its plain columns and the shards."""
+    """What the card is written from: the zoo's schema, its columns but the float bytes, and the shards."""
 
     folder: Path
     source: Path
     info: ZooInfo
-    table: pd.DataFrame  # the plain columns in zoo order, plus `split` (the hub's name)
-    schema: pa.Schema  # the Arrow types of the plain columns
-    weight_columns: tuple[str, ...]
-    r_max: int
+    table: pd.DataFrame  # every column but the float bytes, with zoo_row, in zoo order, plus `split` (the hub's name)
+    schema: pa.Schema  # a shard's Arrow schema: every column, the float bytes last
     fractions: tuple[float, float, float]
     shards: tuple[Shard, ...]
 

@@ -3,15 +3,18 @@
 `datasets` reads the column types of a Parquet file from the JSON under the schema metadata key
 b"huggingface" ({"info": {"features": ...}}), so an export written with pyarrow alone loads with
 the same features as one `datasets` wrote itself. lolzoo never imports `datasets`: the feature
-JSON below is the documented serialisation (Value, Sequence, Array2D), checked against `datasets`
-by tests/publish.
+JSON below is the documented serialisation (Value, Sequence), checked against `datasets` by
+tests/publish. The weights stay the zoo's one large_binary column, declared as
+Value("large_binary"), so `datasets` hands out each row's bytes for the card's decoder.
 """
 
 from __future__ import annotations
 
+import io
 import json
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from lolzoo.errors import LolzooError
 
@@ -21,13 +24,9 @@ DATA_DIR = "data"
 HUB_SPLITS = {"train": "train", "val": "validation", "test": "test"}
 HF_METADATA_KEY = b"huggingface"
 EXPORT_METADATA_KEY = b"lolzoo_export"  # what the shard holds beyond the zoo's own schema JSON
-EXPORT_FORMAT_VERSION = 1
+# 2: the zoo's own columns and bytes (1 was per-module Array2D columns, α/r folded, ranks padded)
+EXPORT_FORMAT_VERSION = 2
 ROW_COLUMN = "zoo_row"  # the row's position in the zoo file: import restores the order from it
-
-# Array2D's Arrow storage as `datasets` writes it: plain (not fixed-size) nested lists, marked as its
-# Arrow extension type, which `datasets` registers; other readers see the nested lists
-ARRAY2D_STORAGE = pa.list_(pa.list_(pa.float32()))
-ARRAY2D_EXTENSION = b"datasets.features.features.Array2DExtensionType"
 
 
 class ExportFormatError(LolzooError):
@@ -39,30 +38,8 @@ def shard_path(split: str, index: int, count: int) -> str:
     return f"{DATA_DIR}/{split}-{index:05d}-of-{count:05d}.parquet"
 
 
-def weight_column(module: str, part: str) -> str:
-    """`<module name>.U`, `.V` or `.magnitude`."""
-    return f"{module}.{part}"
-
-
-def array2d_feature(rows: int, columns: int) -> dict:
-    return {"shape": [int(rows), int(columns)], "dtype": "float32", "_type": "Array2D"}
-
-
-def array2d_field(name: str, rows: int, columns: int) -> pa.Field:
-    """A float32 matrix column: `datasets` matches its feature to this field (type and extension
-    metadata both) before it yields an Array2D rather than nested lists."""
-    extension = json.dumps([[int(rows), int(columns)], "float32"]).encode()
-    return pa.field(name, ARRAY2D_STORAGE, metadata={b"ARROW:extension:name": ARRAY2D_EXTENSION,
-                                                     b"ARROW:extension:metadata": extension})
-
-
-def vector_feature(length: int) -> dict:
-    """A fixed-length float32 vector (stored as Arrow fixed_size_list)."""
-    return {"feature": {"dtype": "float32", "_type": "Value"}, "length": int(length), "_type": "Sequence"}
-
-
 def feature_of(arrow_type: pa.DataType, column: str) -> dict:
-    """The `datasets` feature JSON of a plain (non-weight) column of the zoo."""
+    """The `datasets` feature JSON of a column of the zoo (the weights are a binary Value)."""
     if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
         return {"feature": feature_of(arrow_type.value_type, column), "length": -1, "_type": "Sequence"}
     return {"dtype": _value_dtype(arrow_type, column), "_type": "Value"}
@@ -77,6 +54,7 @@ _VALUE_DTYPES = {
     pa.uint8(): "uint8", pa.uint16(): "uint16", pa.uint32(): "uint32", pa.uint64(): "uint64",
     pa.float16(): "float16", pa.float32(): "float32", pa.float64(): "float64",
     pa.string(): "string", pa.large_string(): "large_string", pa.null(): "null",
+    pa.binary(): "binary", pa.large_binary(): "large_binary",
 }
 
 
@@ -87,4 +65,27 @@ def _value_dtype(arrow_type: pa.DataType, column: str) -> str:
         return _VALUE_DTYPES[arrow_type]
     except KeyError:
         raise ExportFormatError(f"column {column!r} has Arrow type {arrow_type}, which the export does not "
-                                f"declare to `datasets` (numbers, booleans, strings and lists of them)") from None
+                                f"declare to `datasets` (numbers, booleans, strings, bytes and lists of them)") from None
+
+
+def parquet_writer(path, schema: pa.Schema, raw_columns) -> pq.ParquetWriter:
+    """A writer with lolzoo.zoo.pack's settings: zstd, dictionaries and statistics on the small columns;
+    the `raw_columns` (float bytes) stored as they are, since floats do not compress and reading them
+    without a codec or statistics is a copy."""
+    leaves = _leaf_paths(schema)
+    small = [leaf for leaf, field in leaves if field not in raw_columns]
+    return pq.ParquetWriter(path, schema, compression={leaf: "none" if field in raw_columns else "zstd"
+                                                       for leaf, field in leaves},
+                            use_dictionary=small, write_statistics=small)
+
+
+def _leaf_paths(schema: pa.Schema) -> list[tuple[str, str]]:
+    """(Parquet leaf column path, top-level field) for every leaf ("module_ranks.list.element"): per-column
+    writer options need the paths, and a column name may hold dots, so each field is written alone."""
+    found = []
+    for field in schema:
+        sink = io.BytesIO()
+        pq.write_table(pa.schema([field]).empty_table(), sink)
+        parquet_schema = pq.read_metadata(io.BytesIO(sink.getvalue())).schema
+        found += [(parquet_schema.column(i).path, field.name) for i in range(len(parquet_schema))]
+    return found

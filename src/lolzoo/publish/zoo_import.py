@@ -1,32 +1,30 @@
 """`lolzoo import-zoo`: an export folder, checked against its card, back into one lolzoo zoo file.
 
-The same LoRAs in the zoo's order (zoo_row), the same other columns with their Arrow types, the same
-schema info and provenance. The export's weights have α/r folded into U, so the zoo file keeps them
-so: every module's alpha is written as null (scale 1) and `extra["export"]` records the folding;
-load_zoo then gives exactly the tensors of the original zoo (unpadded to each row's module_ranks
-and padded again on loading, which is exact).
+The shards hold the zoo's own columns and bytes, so import only undoes what the export added: the
+rows go back into the zoo's order (zoo_row, then dropped), the columns get the zoo's schema again
+(lolzoo.zoo.schema.zoo_schema: the export declares every column nullable for `datasets`) and its
+own b"lolzoo" JSON, byte for byte. The file is the table of the original zoo: load_zoo gives the
+same tensors, scales, magnitudes and table, module_alphas included.
+
+The whole export is read at once (import is a rare, whole-zoo operation); the file is written with
+lolzoo.zoo.pack's writer settings and row groups, and appears only when complete.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import torch
 
-from lolzoo.lora.types import Lora, LoraModule, module_key
+from lolzoo.io import atomic_file
 from lolzoo.publish.export_check import CheckedExport, ExportCheckError, check_export
-from lolzoo.publish.hf_layout import ROW_COLUMN, weight_column
-from lolzoo.zoo.pack import PackSummary, pack_zoo
-from lolzoo.zoo.schema import ID_COLUMN, ModuleSpec
-
-FOLDED_NOTE = ("imported from a lolzoo export: alpha/r was folded into U at export, so module_alphas are null "
-               "(scale 1) and load_zoo gives the original zoo's tensors")
+from lolzoo.publish.hf_layout import ROW_COLUMN, parquet_writer
+from lolzoo.zoo.pack import DEFAULT_ROW_GROUP_BYTES, PackSummary
+from lolzoo.zoo.schema import METADATA_KEY, WEIGHTS_COLUMN, zoo_schema
 
 
 def import_export(folder: str | os.PathLike, out: str | os.PathLike, overwrite: bool = False) -> PackSummary:
@@ -35,12 +33,17 @@ def import_export(folder: str | os.PathLike, out: str | os.PathLike, overwrite: 
         raise ExportCheckError(f"--out {out} exists; pass --overwrite to replace it")
     checked = check_export(folder)
     table = _rows_in_zoo_order(checked)
-    info = checked.info
-    recipes = _frame(table, info.recipe_columns)
-    labels = _frame(table, info.label_columns)
-    extra = {**info.extra, "export": {"scaling_folded": True, "note": FOLDED_NOTE}}
-    return pack_zoo(_loras(checked, table), labels, out, info.zoo, info.base_model, recipes=recipes,
-                    extra_metadata=extra, provenance=info.provenance)
+    schema = _zoo_schema(checked, table.schema)
+    missing = [name for name in schema.names if name not in table.column_names]
+    if missing:
+        raise ExportCheckError(f"{checked.folder}: the shards lack the zoo's columns {missing}")
+    table = pa.Table.from_arrays([table.column(name) for name in schema.names], schema=schema)
+    weight_bytes = pc.binary_length(table.column(WEIGHTS_COLUMN)).to_numpy().astype(np.int64)
+    with atomic_file(out) as tmp, parquet_writer(tmp, schema, (WEIGHTS_COLUMN,)) as writer:
+        for rows in _row_groups(weight_bytes):
+            part = table.slice(rows.start, rows.stop - rows.start)
+            writer.write_table(part, row_group_size=len(part))
+    return PackSummary(out, len(table), int(weight_bytes.sum()), checked.info)
 
 
 def _rows_in_zoo_order(checked: CheckedExport) -> pa.Table:
@@ -49,50 +52,25 @@ def _rows_in_zoo_order(checked: CheckedExport) -> pa.Table:
     if not np.array_equal(np.sort(rows), np.arange(len(rows))):
         raise ExportCheckError(f"{checked.folder}: the shards' {ROW_COLUMN} values are not the rows 0..{len(rows) - 1} "
                                "of one zoo")
-    return table.take(pa.array(np.argsort(rows, kind="stable")))
+    return table.take(pa.array(np.argsort(rows, kind="stable"))).drop_columns([ROW_COLUMN])
 
 
-def _frame(table: pa.Table, columns) -> pd.DataFrame | None:
-    """Arrow-backed, so pack_zoo writes every column back with its original Arrow type."""
-    if not columns:
-        return None
-    return table.select([ID_COLUMN, *columns]).to_pandas(types_mapper=pd.ArrowDtype)
-
-
-def _loras(checked: CheckedExport, table: pa.Table) -> Iterator[tuple[str, Lora]]:
+def _zoo_schema(checked: CheckedExport, shard_schema: pa.Schema) -> pa.Schema:
+    """The schema pack wrote: its fixed columns, the shards' recipe and label fields, the float bytes."""
     info = checked.info
-    parts = [_split_name(spec) for spec in info.modules]
-    ranks = table.column("module_ranks").to_pylist()
-    U = [_matrices(table, weight_column(spec.name, "U"), spec.n) for spec in info.modules]
-    V = [_matrices(table, weight_column(spec.name, "V"), spec.m) for spec in info.modules]
-    magnitudes = ([_matrices(table, weight_column(spec.name, "magnitude"), 1, vector=True) for spec in info.modules]
-                  if info.dora else None)
-    for i, lora_id in enumerate(table.column(ID_COLUMN).to_pylist()):
-        modules = []
-        for k, spec in enumerate(info.modules):
-            r = int(ranks[i][k])
-            modules.append(LoraModule(*parts[k], torch.from_numpy(U[k][i, :, :r].copy()),
-                                      torch.from_numpy(V[k][i, :, :r].copy()), None, spec.conv_kernel,
-                                      None if magnitudes is None else torch.from_numpy(magnitudes[k][i].copy())))
-        yield lora_id, Lora(modules, "lolzoo-export", info.base_model)
+    extra = [shard_schema.field(name) for name in (*info.recipe_columns, *info.label_columns)
+             if name in shard_schema.names]
+    return zoo_schema(info, extra).with_metadata({METADATA_KEY: shard_schema.metadata[METADATA_KEY]})
 
 
-def _matrices(table: pa.Table, column: str, rows: int, vector: bool = False) -> np.ndarray:
-    """A weight column as one float32 array: (LoRAs, rows, r_max), or (LoRAs, n) for a vector."""
-    if column not in table.column_names:
-        raise ExportCheckError(f"the export has no column {column!r}")
-    values = table.column(column).combine_chunks()
-    while pa.types.is_list(values.type) or pa.types.is_fixed_size_list(values.type):
-        values = values.flatten()
-    flat = values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-    return flat.reshape(len(table), -1) if vector else flat.reshape(len(table), rows, -1)
-
-
-def _split_name(spec: ModuleSpec) -> tuple[str, str]:
-    """(component, path) whose name and key are the spec's: the zoo records the joined name only."""
-    name = spec.name
-    candidates = [("", name)] + [(name[:i], name[i + 1:]) for i, c in enumerate(name) if c == "."]
-    for component, path in candidates:
-        if module_key(component, path) == spec.key:
-            return component, path
-    raise ExportCheckError(f"module {name!r}: no split into component and path gives its key {spec.key!r}")
+def _row_groups(weight_bytes: np.ndarray) -> list[slice]:
+    """pack's row groups: each closes at the row that brings its weights to DEFAULT_ROW_GROUP_BYTES."""
+    groups, start, buffered = [], 0, 0
+    for i, size in enumerate(weight_bytes):
+        buffered += int(size)
+        if buffered >= DEFAULT_ROW_GROUP_BYTES:
+            groups.append(slice(start, i + 1))
+            start, buffered = i + 1, 0
+    if start < len(weight_bytes):
+        groups.append(slice(start, len(weight_bytes)))
+    return groups
