@@ -66,3 +66,12 @@ def test_out_exists(exported, tmp_path, capsys):
     assert main(["export", str(zoo), "--out", str(exported), "--overwrite"]) == 0
     assert main(["import-zoo", str(exported), "--out", str(zoo)]) == 2
     assert "exists" in capsys.readouterr().err
+
+
+def test_another_export_format(exported, tmp_path, capsys, monkeypatch):
+    """An export of another format (1: per-module Array2D columns, α/r folded) is refused, not misread."""
+    from lolzoo.publish import export_check
+
+    monkeypatch.setattr(export_check, "EXPORT_FORMAT_VERSION", 3)
+    error = refused(capsys, exported, tmp_path / "back.parquet")
+    assert "export format 2" in error and "export the zoo again" in error
