@@ -10,11 +10,9 @@ Value("large_binary"), so `datasets` hands out each row's bytes for the card's d
 
 from __future__ import annotations
 
-import io
 import json
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from lolzoo.errors import LolzooError
 
@@ -66,26 +64,3 @@ def _value_dtype(arrow_type: pa.DataType, column: str) -> str:
     except KeyError:
         raise ExportFormatError(f"column {column!r} has Arrow type {arrow_type}, which the export does not "
                                 f"declare to `datasets` (numbers, booleans, strings, bytes and lists of them)") from None
-
-
-def parquet_writer(path, schema: pa.Schema, raw_columns) -> pq.ParquetWriter:
-    """A writer with lolzoo.zoo.pack's settings: zstd, dictionaries and statistics on the small columns;
-    the `raw_columns` (float bytes) stored as they are, since floats do not compress and reading them
-    without a codec or statistics is a copy."""
-    leaves = _leaf_paths(schema)
-    small = [leaf for leaf, field in leaves if field not in raw_columns]
-    return pq.ParquetWriter(path, schema, compression={leaf: "none" if field in raw_columns else "zstd"
-                                                       for leaf, field in leaves},
-                            use_dictionary=small, write_statistics=small)
-
-
-def _leaf_paths(schema: pa.Schema) -> list[tuple[str, str]]:
-    """(Parquet leaf column path, top-level field) for every leaf ("module_ranks.list.element"): per-column
-    writer options need the paths, and a column name may hold dots, so each field is written alone."""
-    found = []
-    for field in schema:
-        sink = io.BytesIO()
-        pq.write_table(pa.schema([field]).empty_table(), sink)
-        parquet_schema = pq.read_metadata(io.BytesIO(sink.getvalue())).schema
-        found += [(parquet_schema.column(i).path, field.name) for i in range(len(parquet_schema))]
-    return found

@@ -40,11 +40,11 @@ from lolzoo.io import atomic_dir
 from lolzoo.lol.split import DEFAULT_FRACTIONS, assign_splits
 from lolzoo.publish.exported import ExportedZoo, Shard, file_sha256
 from lolzoo.publish.hf_layout import (CARD, EXPORT_FORMAT_VERSION, EXPORT_METADATA_KEY, HF_METADATA_KEY, HUB_SPLITS,
-                                      ROW_COLUMN, ExportFormatError, feature_of, hf_metadata, parquet_writer,
+                                      ROW_COLUMN, ExportFormatError, feature_of, hf_metadata,
                                       shard_path)
 from lolzoo.publish.zoo_card import CardContext, render_card
 from lolzoo.zoo.load import read_zoo_info
-from lolzoo.zoo.pack import DEFAULT_ROW_GROUP_BYTES
+from lolzoo.zoo.pack import DEFAULT_ROW_GROUP_BYTES, parquet_writer
 from lolzoo.zoo.schema import MAGNITUDES_COLUMN, METADATA_KEY, WEIGHTS_COLUMN, ZooInfo
 
 DEFAULT_SHARD_BYTES = 500_000_000  # the hub's advice for Parquet shards

@@ -246,15 +246,7 @@ class _Packer:
             provenance=self.provenance,
         )
         self.schema = zoo_schema(self.info, self.recipes.fields() + self.labels.fields())
-        small_columns = [c for c in _parquet_column_paths(self.schema) if c != WEIGHTS_COLUMN]
-        self.writer = pq.ParquetWriter(
-            self.path,
-            self.schema,
-            # floats do not compress and skipping codec and statistics keeps loading a memcpy
-            compression={**{c: "zstd" for c in small_columns}, WEIGHTS_COLUMN: "none"},
-            use_dictionary=small_columns,
-            write_statistics=small_columns,
-        )
+        self.writer = parquet_writer(self.path, self.schema, (WEIGHTS_COLUMN,))
 
     def _flush(self) -> None:
         if not self._rows:
@@ -288,12 +280,27 @@ class _Packer:
         self._rows, self._buffered = [], 0
 
 
-def _parquet_column_paths(schema: pa.Schema) -> list[str]:
-    """Leaf column paths as Parquet names them ("module_ranks.list.element"): per-column options need them."""
-    sink = io.BytesIO()
-    pq.write_table(schema.empty_table(), sink)
-    parquet_schema = pq.read_metadata(io.BytesIO(sink.getvalue())).schema
-    return [parquet_schema.column(i).path for i in range(len(parquet_schema))]
+def parquet_writer(path, schema: pa.Schema, raw_columns) -> pq.ParquetWriter:
+    """The zoo's writer settings (an export's shards share them): zstd, dictionaries and statistics
+    on the small columns; the `raw_columns` (float bytes) stored as they are, since floats do not
+    compress and reading them without a codec or statistics keeps loading a memcpy."""
+    leaves = _leaf_paths(schema)
+    small = [leaf for leaf, field in leaves if field not in raw_columns]
+    return pq.ParquetWriter(path, schema, compression={leaf: "none" if field in raw_columns else "zstd"
+                                                       for leaf, field in leaves},
+                            use_dictionary=small, write_statistics=small)
+
+
+def _leaf_paths(schema: pa.Schema) -> list[tuple[str, str]]:
+    """(Parquet leaf column path, top-level field) for every leaf ("module_ranks.list.element"): per-column
+    writer options need the paths, and a column name may hold dots, so each field is written alone."""
+    found = []
+    for field in schema:
+        sink = io.BytesIO()
+        pq.write_table(pa.schema([field]).empty_table(), sink)
+        parquet_schema = pq.read_metadata(io.BytesIO(sink.getvalue())).schema
+        found += [(parquet_schema.column(i).path, field.name) for i in range(len(parquet_schema))]
+    return found
 
 
 def _flatten_weights(lora: Lora) -> np.ndarray:
