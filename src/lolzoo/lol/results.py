@@ -86,10 +86,10 @@ def write_fit_outputs(out_dir: str | Path, result: FitResult, zoo: Zoo, command:
 
 
 def zoo_provenance(zoo: Zoo) -> dict:
-    """What model.json keeps of its zoo's provenance (the base's identity and hash, the config hash)
-    and the zoo file's own sha256, so a published model names the exact zoo it was trained on."""
-    kept = {key: zoo.info.provenance[key] for key in ("base", "world", "config_sha256", "lolzoo_version")
-            if key in zoo.info.provenance}
+    """What model.json keeps of its zoo's provenance (the base's identity and hash, the config and its
+    hash: a model card describes the labels from it) and the zoo file's own sha256, so a published model names the exact zoo it was trained on."""
+    kept = {key: zoo.info.provenance[key]
+            for key in ("base", "world", "config_sha256", "lolzoo_version", "zoo_config") if key in zoo.info.provenance}
     return {"provenance": kept, "sha256": file_sha256(zoo.path)}
 
 

@@ -46,3 +46,12 @@ def table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+# the paper whose zoos and models lolzoo reproduces: both cards ask to cite it
+LOL_BIBTEX = """@inproceedings{putterman2025lol,
+  title     = {Learning on LoRAs: GL-Equivariant Processing of Low-Rank Weight Spaces for Large Finetuned Models},
+  author    = {Putterman, Theo and Lim, Derek and Gelberg, Yoav and Bronstein, Michael and Jegelka, Stefanie and Maron, Haggai},
+  booktitle = {Learning on Graphs Conference (LoG)},
+  year      = {2025}
+}"""

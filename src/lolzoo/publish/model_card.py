@@ -22,6 +22,8 @@ from lolzoo.lol.artifacts import TrainedModel, jsonable
 from lolzoo.lol.predict import Prediction, is_location
 from lolzoo.lol.predict_output import prediction_record
 from lolzoo.publish import card_text
+from lolzoo.publish.card_text import LOL_BIBTEX
+from lolzoo.publish.column_docs import NOT_DESCRIBED, NOT_RECORDED, describe_column
 from lolzoo.publish.model_export import PublishedRun
 from lolzoo.report.ceilings import EXACT
 from lolzoo.report.compare import BASELINE, HEADLINE_METRICS, METRIC_NAMES, MODEL_NAMES, Group, _decimal
@@ -29,27 +31,9 @@ from lolzoo.report.comparison_table import CEILING, HIGHER_IS_BETTER, cell_text,
 from lolzoo.report.cv_scores import read_scores
 from lolzoo.report.intervals import SEEDS_ONLY
 
-NOT_RECORDED = "not recorded"
 DIGITS = 3
 TASK_TAGS = {"regression": "regression", "multilabel": "multi-label-classification",
              "multiclass": "multi-class-classification"}
-# what the labels the workflow measures mean, in their units (lolzoo.diffusion.evaluate,
-# lolzoo.language.evaluate); other labels are the zoo's data labels, described by its card
-LABEL_MEANINGS = {
-    "clip_score": "the CLIP score of the LoRA's samples: the mean over images of max(100 · cos(image, prompt), 0) "
-                  "under the zoo's CLIP model and prompts (0 to 100)",
-    "val_loss": "the base + LoRA's mean cross-entropy per answer token on held-out ARC questions (nats)",
-    "arc_c_accuracy": "the base + LoRA's ARC-Challenge accuracy by log-likelihood (share of questions, 0 to 1)",
-    "arc_c_accuracy_norm": "the base + LoRA's ARC-Challenge accuracy by length-normalised log-likelihood "
-                           "(acc_norm; share of questions, 0 to 1)",
-}
-PAPER_BIBTEX = """@inproceedings{putterman2025lol,
-  title     = {Learning on LoRAs: GL-Equivariant Processing of Low-Rank Weight Spaces for Large Finetuned Models},
-  author    = {Putterman, Theo and Lim, Derek and Gelberg, Yoav and Bronstein, Michael and Jegelka, Stefanie
-               and Maron, Haggai},
-  booktitle = {Learning on Graphs Conference (LoG)},
-  year      = {2025}
-}"""
 
 
 def evaluation_table(run: PublishedRun, reliability: dict | None) -> pd.DataFrame:
@@ -136,20 +120,28 @@ def _predicts(trained: TrainedModel) -> str:
         lines.append(f"Regression: one number per target, in the label's own units (the network's output times "
                      f"the training labels' standard deviation σ, plus their mean μ).")
         lines += ["", "| target | meaning | training μ | training σ |", "|---|---|---|---|"]
-        lines += [f"| {t} | {_meaning(t)} | {_decimal(float(mu), DIGITS)} | {_decimal(float(sd), DIGITS)} |"
+        lines += [f"| {t} | {_meaning(trained, t)} | {_decimal(float(mu), DIGITS)} | {_decimal(float(sd), DIGITS)} |"
                   for t, mu, sd in zip(task.targets, task.mean, task.std)]
     elif task.kind == "multilabel":
         lines.append("Multilabel: for each label, the probability that it is 1 (a number in [0, 1]).")
-        lines += ["", "| label | meaning |", "|---|---|"] + [f"| {t} | {_meaning(t)} |" for t in task.targets]
+        lines += ["", "| label | meaning |", "|---|---|"] + [f"| {t} | {_meaning(trained, t)} |" for t in task.targets]
     else:
         target, classes = task.targets[0], ", ".join(map(str, task.classes))
         lines.append(f"Multiclass: the class of {target}, one of {classes}, with each class's probability. "
-                     f"{target}: {_meaning(target)}.")
+                     f"{target}: {_meaning(trained, target)}.")
     return "\n".join(lines)
 
 
-def _meaning(target: str) -> str:
-    return LABEL_MEANINGS.get(target, "a label of the zoo, described by the zoo's card")
+def _meaning(trained: TrainedModel, target: str) -> str:
+    """The zoo card's description of the label (lolzoo.publish.column_docs), from the zoo's config
+    as model.json recorded it; a label it does not know is referred to the zoo's card."""
+    zoo = trained.info.get("zoo", {})
+    zoo_config = (zoo.get("provenance") or {}).get("zoo_config") or {}
+    entry = (zoo_config.get("zoos") or {}).get(zoo.get("name"), {})
+    doc = describe_column(target, entry.get("type"), entry)
+    if doc.text == NOT_DESCRIBED:
+        return "a label of the zoo, described by the zoo's card"
+    return f"{doc.text} ({doc.unit})" if doc.unit else doc.text
 
 
 def base_identity(info: dict) -> dict:
@@ -378,7 +370,7 @@ def _citation_section() -> str:
 
     return ("## Citation\n\nThe LoL models are those of Putterman, Lim, Gelberg, Bronstein, Jegelka, Maron, "
             "\"Learning on LoRAs: GL-Equivariant Processing of Low-Rank Weight Spaces for Large Finetuned "
-            f"Models\", LoG 2025:\n\n```bibtex\n{PAPER_BIBTEX}\n```\n\n"
+            f"Models\", LoG 2025:\n\n```bibtex\n{LOL_BIBTEX}\n```\n\n"
             f"This model was trained and exported with lolzoo {__version__} (zoos of LoRAs and the LoL models "
             "that learn on them):\n\n"
             "```bibtex\n@software{lolzoo,\n  title   = {lolzoo: zoos of LoRAs and the LoL models that learn on "

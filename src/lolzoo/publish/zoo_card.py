@@ -22,7 +22,7 @@ import pyarrow as pa
 import yaml
 
 from lolzoo import __version__
-from lolzoo.publish.card_text import front_matter, table
+from lolzoo.publish.card_text import LOL_BIBTEX, front_matter, table
 from lolzoo.publish.column_docs import NOT_RECORDED, describe_column, distribution
 from lolzoo.publish.exported import ExportedZoo
 from lolzoo.publish.hf_layout import DATA_DIR
@@ -439,12 +439,7 @@ def _provenance(exported: ExportedZoo, facts: _Facts) -> str:
 
 
 CITATIONS = {
-    "lol": """@inproceedings{putterman2025lol,
-  title     = {Learning on LoRAs: GL-Equivariant Processing of Low-Rank Weight Spaces for Large Finetuned Models},
-  author    = {Putterman, Theo and Lim, Derek and Gelberg, Yoav and Bronstein, Michael and Jegelka, Stefanie and Maron, Haggai},
-  booktitle = {Learning on Graphs Conference (LoG)},
-  year      = {2025}
-}""",
+    "lol": LOL_BIBTEX,
     "arc": """@article{clark2018arc,
   title   = {Think you have Solved Question Answering? Try ARC, the AI2 Reasoning Challenge},
   author  = {Clark, Peter and Cowhey, Isaac and Etzioni, Oren and Khot, Tushar and Sabharwal, Ashish and Schoenick, Carissa and Tafjord, Oyvind},
