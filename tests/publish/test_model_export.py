@@ -196,3 +196,18 @@ def test_out_is_replaced_only_with_overwrite(cv_dir, tmp_path, cli):
     # never into the fit folder itself, which --overwrite would delete
     code, _, err = cli("export-model", cv_dir, "--out", cv_dir / "published", "--overwrite")
     assert code == 2 and "overlaps the fit folder" in err
+
+
+def test_the_card_describes_labels_from_the_zoo_config_the_model_recorded():
+    from types import SimpleNamespace
+
+    from lolzoo.publish.model_card import _meaning
+
+    entry = {"type": "dreambooth-subject", "clip": "clip",
+             "evaluation": {"prompts": ["a", "b", "c"], "steps": 5, "sampler": "dpm-solver", "seed": 42}}
+    recorded = SimpleNamespace(info={"zoo": {"name": "celeba", "provenance": {"zoo_config": {"zoos": {"celeba": entry}}}}})
+    text = _meaning(recorded, "clip_score")
+    assert "3 prompts" in text and "dpm-solver with 5 steps" in text and "`clip` CLIP model" in text
+    assert "0/1" in _meaning(recorded, "Smiling")
+    unrecorded = SimpleNamespace(info={"zoo": {"name": "celeba"}})
+    assert _meaning(unrecorded, "clip_score") == "a label of the zoo, described by the zoo's card"

@@ -47,7 +47,7 @@ def _clip_score(zoo: dict) -> str:
     count = len(prompts) if isinstance(prompts, list) else NOT_RECORDED
     return ("the paper's CLIP score of the LoRA's samples: the mean over images of max(100·cos(image, prompt), 0) "
             f"(Hessel et al., 2021), scored by the `{_setting(zoo, 'clip')}` CLIP model; {count} prompts "
-            f"(listed under 'How the labels were measured'), {_setting(zoo, 'evaluation', 'images_per_prompt', default=1)} images per prompt, "
+            f"(the zoo's card lists them), {_setting(zoo, 'evaluation', 'images_per_prompt', default=1)} images per prompt, "
             f"sampler {_setting(zoo, 'evaluation', 'sampler', default='base')} with "
             f"{_setting(zoo, 'evaluation', 'steps', default=20)} steps, guidance scale "
             f"{_setting(zoo, 'evaluation', 'guidance_scale', default=7.5)}, image j of every prompt from seed "

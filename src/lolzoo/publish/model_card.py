@@ -139,7 +139,7 @@ def _meaning(trained: TrainedModel, target: str) -> str:
     zoo_config = (zoo.get("provenance") or {}).get("zoo_config") or {}
     entry = (zoo_config.get("zoos") or {}).get(zoo.get("name"), {})
     doc = describe_column(target, entry.get("type"), entry)
-    if doc.text == NOT_DESCRIBED:
+    if not entry or doc.text == NOT_DESCRIBED:  # no recorded settings: the defaults would read as facts
         return "a label of the zoo, described by the zoo's card"
     return f"{doc.text} ({doc.unit})" if doc.unit else doc.text
 
