@@ -63,4 +63,5 @@ def test_published_models_score_the_zoos_loras(test_world):
         result = subprocess.run([sys.executable, "-m", "lolzoo", "predict", "--model", str(folder), str(lora)],
                                 capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
-        assert json.loads(result.stdout.splitlines()[0])["notices"] == []
+        notices = json.loads(result.stdout.splitlines()[0])["notices"]
+        assert not [n for n in notices if "base" in n], notices  # the LoRA declares the zoo's own base
