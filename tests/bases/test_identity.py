@@ -27,6 +27,9 @@ def test_names_from_the_card(tmp_path):
     assert base_name(built) == "lolzoo/tiny-sd-sd_sibling"  # two tiny SD bases of one world keep apart
     assert base_name(hub) == "CompVis/stable-diffusion-v1-4"
     assert base_name(gguf) == "SmolLM2-135M-Instruct.Q4_1"
+    plain = tmp_path / "plain"  # a Hugging Face folder without lolzoo's card: named by its place
+    plain.mkdir()
+    assert base_name(plain) == str(plain.resolve())
 
 
 def test_the_hash_follows_the_weights_and_nothing_else(tmp_path):

@@ -14,7 +14,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from lolzoo.bases.loading import read_card
+from lolzoo.bases.loading import CARD_FILE, read_card
 
 # what counts as weights: the files a loader reads tensors from (configs and tokenizers are not)
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf")
@@ -22,8 +22,12 @@ BUILT_PREFIX = "lolzoo/"
 
 
 def base_name(folder: str | Path) -> str:
-    """The name LoRAs of this base declare, from its card alone (no weights are read)."""
+    """The name LoRAs of this base declare, from its card alone (no weights are read). A folder
+    without a card (a plain Hugging Face model folder) is named by where it is: lolzoo.lol.predict
+    takes a path for a location, not an identity, and compares nothing."""
     folder = Path(folder)
+    if folder.is_dir() and not (folder / CARD_FILE).is_file():
+        return str(folder.resolve())
     card = read_card(folder)
     kind = card.get("kind", "unknown")
     if kind == "pretrained" and card.get("name"):
