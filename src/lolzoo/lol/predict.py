@@ -94,7 +94,7 @@ def base_problem(trained: TrainedModel, declared: str | None) -> str | None:
     digest = ((zoo.get("provenance") or {}).get("base") or {}).get("sha256")
     held = f" (weights sha256 {digest[:12]})" if digest else ""
     return (f"declares base {declared!r}, but the model was trained on LoRAs of {trained_base!r}{held}; "
-            f"its predictions would not transfer (--any-base scores it anyway)")
+            f"its scores are not known to hold for another base (--any-base scores it anyway)")
 
 
 def is_location(name: str) -> bool:
