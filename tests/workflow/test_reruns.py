@@ -140,8 +140,8 @@ def after_fits(zoo: str) -> list[tuple]:
 
 def zoo_jobs(zoo: str) -> list[tuple]:
     """Everything downstream of one zoo's shards."""
-    return [job("gather_labels", zoo=zoo), job("pack", zoo=zoo), *fits(zoo), job("summarize_zoo", zoo=zoo),
-            *report_jobs(zoo)]
+    return [job("gather_labels", zoo=zoo), job("pack", zoo=zoo), job("export_zoo", zoo=zoo), *fits(zoo),
+            job("summarize_zoo", zoo=zoo), *report_jobs(zoo)]
 
 
 class World(NamedTuple):
@@ -162,7 +162,8 @@ def world(tmp_path_factory) -> World:
 def outputs_of(workdir: Path, zoo: str) -> dict[str, int]:
     """Every file of one zoo under results/ (logs aside), with its modification time in ns."""
     results = workdir / "results"
-    paths = [p for pattern in (f"{zoo}/**/*", f"zoos/{zoo}.parquet", f"lol/{zoo}/**/*", f"report/{zoo}/**/*")
+    paths = [p for pattern in (f"{zoo}/**/*", f"zoos/{zoo}.parquet", f"lol/{zoo}/**/*", f"report/{zoo}/**/*",
+                               f"exports/{zoo}/**/*")
              for p in results.glob(pattern) if p.is_file()]
     assert paths
     return {str(p.relative_to(results)): p.stat().st_mtime_ns for p in paths}
