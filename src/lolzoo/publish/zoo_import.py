@@ -23,8 +23,7 @@ import pyarrow.parquet as pq
 from lolzoo.io import atomic_file
 from lolzoo.publish.export_check import CheckedExport, ExportCheckError, check_export
 from lolzoo.publish.hf_layout import ROW_COLUMN
-from lolzoo.zoo.pack import parquet_writer
-from lolzoo.zoo.pack import DEFAULT_ROW_GROUP_BYTES, PackSummary
+from lolzoo.zoo.pack import DEFAULT_ROW_GROUP_BYTES, PackSummary, parquet_writer
 from lolzoo.zoo.schema import METADATA_KEY, WEIGHTS_COLUMN, zoo_schema
 
 
